@@ -1,0 +1,60 @@
+"""Range checks for integer ids fed to embedding tables.
+
+An out-of-range id makes `take` return garbage or NaN rows depending on the
+backend, so we fail loudly wherever the values can be seen: eagerly on every
+backend, and inside TensorFlow graphs (`tf.function`, `tf.data`, `fit`) through
+an assertion op. Inside a traced JAX function the values are unknown and no
+check is possible without a host round trip on every step.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def _is_traced(x):
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.executing_eagerly() or not hasattr(x, "numpy")
+    return False
+
+
+def check_id_range(ids, limit, what, fix):
+    """Raises `ValueError` when `ids` has a value outside `[0, limit)`.
+
+    Args:
+        ids: integer tensor.
+        limit: the table size.
+        what: a name for the ids, used in the message (e.g. "token id").
+        fix: a sentence telling the user how to fix it.
+
+    Returns:
+        `ids`, with a TensorFlow assertion attached when traced by TensorFlow.
+    """
+    if keras.backend.is_keras_tensor(ids):
+        return ids
+    message = f"Found a {what} outside [0, {limit}). {fix}"
+    if not _is_traced(ids):
+        values = np.asarray(ops.convert_to_numpy(ids))
+        if values.size and (values.min() < 0 or values.max() >= limit):
+            bad = values[(values < 0) | (values >= limit)]
+            raise ValueError(
+                f"Found {what} {int(bad.flat[0])} outside [0, {limit}). {fix}"
+            )
+        return ids
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        checks = [
+            tf.debugging.assert_non_negative(ids, message=message),
+            tf.debugging.assert_less(ids, tf.cast(limit, ids.dtype), message=message),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(ids)
+    return ids

@@ -1,0 +1,53 @@
+"""`bert-keras presets list|download` through the console entry point."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+from bert_keras.cli.main import main
+from bert_keras.presets import list_presets
+from bert_keras.presets.registry import get_preset_info
+from tests.conftest import TINY
+
+
+def test_list_prints_every_preset(capsys):
+    assert main(["presets", "list"]) == 0
+    table = capsys.readouterr().out
+    for info in list_presets():
+        assert info.name in table
+
+
+def test_list_json_has_urls_and_parameters(capsys):
+    assert main(["presets", "list", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert len(rows) == 33
+    tiny = rows["bert_l2_h128_en_uncased"]
+    assert tiny["num_parameters"] == 4_385_920
+    assert tiny["url"].endswith("2020_02_20/uncased_L-2_H-128_A-2.zip")
+    assert "bert_tiny_en_uncased" in tiny["aliases"]
+
+
+def test_download_prints_the_cache_folder(preset_env, mirror, capsys):
+    assert main(["presets", "download", TINY]) == 0
+    folder = pathlib.Path(capsys.readouterr().out.strip())
+    assert (folder / "bert_config.json").exists()
+    assert folder.is_relative_to(preset_env)
+    assert mirror.downloads(get_preset_info(TINY).path) == 1
+
+
+def test_unknown_name_is_a_clear_error(preset_env, capsys):
+    assert main(["presets", "download", "bert_tiny_en_uncasd"]) == 1
+    error = capsys.readouterr().err
+    assert "Unknown preset 'bert_tiny_en_uncasd'" in error
+    assert "bert_tiny_en_uncased" in error
+
+
+def test_console_script_module_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "bert_keras.cli.main", "presets", "list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "bert_large_wwm_en" in result.stdout
