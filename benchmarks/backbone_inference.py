@@ -1,8 +1,9 @@
 """Backbone inference throughput: bert_keras vs keras-hub vs transformers.
 
 All three run the same architecture side by side in one process, on random
-weights, with compiled predict functions, and report sequences per second
-and the ratio to bert_keras. Usage:
+weights, with compiled predict functions. Rounds interleave the peers so
+that machine noise hits them alike; the median round gives sequences per
+second and the time ratio to bert_keras. Usage:
 
     KERAS_BACKEND=jax python benchmarks/backbone_inference.py --layers 4 --hidden 256
 """
@@ -14,12 +15,18 @@ import keras
 import numpy as np
 
 
-def timed(function, repeats):
-    function()  # compile / warm up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        function()
-    return (time.perf_counter() - start) / repeats
+def interleaved_seconds(functions, repeats, rounds=5):
+    """Median seconds per call of each function, measured in turns."""
+    for function in functions.values():
+        function()  # compile and warm up
+    times = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            for _ in range(repeats):
+                function()
+            times[name].append((time.perf_counter() - start) / repeats)
+    return {name: float(np.median(values)) for name, values in times.items()}
 
 
 def main():
@@ -28,7 +35,7 @@ def main():
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--sequence-length", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     import keras_hub
@@ -52,13 +59,9 @@ def main():
     }
     ours = BertBackbone(**config, dropout=0.0, attention_dropout=0.0)
     theirs = keras_hub.models.BertBackbone(**config, dropout=0.0)
-    results = {
-        "bert_keras": timed(
-            lambda: ours.predict_on_batch(inputs), args.repeats
-        ),
-        "keras-hub": timed(
-            lambda: theirs.predict_on_batch(inputs), args.repeats
-        ),
+    functions = {
+        "bert_keras": lambda: ours.predict_on_batch(inputs),
+        "keras-hub": lambda: theirs.predict_on_batch(inputs),
     }
     try:
         import torch
@@ -84,9 +87,10 @@ def main():
             with torch.inference_mode():
                 model(**batch)
 
-        results["transformers (torch)"] = timed(run_torch, args.repeats)
+        functions["transformers (torch)"] = run_torch
     except ImportError:
         pass
+    results = interleaved_seconds(functions, args.repeats)
 
     print(
         f"backend={keras.backend.backend()} layers={args.layers} hidden={args.hidden} "

@@ -24,7 +24,7 @@ class BertEmbedding(keras.layers.Layer):
     Example:
     >>> layer = BertEmbedding(vocabulary_size=30, hidden_dim=8,
     ...                       max_sequence_length=16, num_segments=2)
-    >>> layer(ops.ones((2, 5), "int32"), ops.zeros((2, 5), "int32")).shape
+    >>> tuple(layer(ops.ones((2, 5), "int32"), ops.zeros((2, 5), "int32")).shape)
     (2, 5, 8)
     """
 

@@ -27,7 +27,7 @@ class BertEncoderBlock(keras.layers.Layer):
     Example:
     >>> block = BertEncoderBlock(num_heads=2, intermediate_dim=32)
     >>> x = keras.random.normal((2, 5, 8))
-    >>> block(x, padding_mask=keras.ops.ones((2, 5), "int32")).shape
+    >>> tuple(block(x, padding_mask=keras.ops.ones((2, 5), "int32")).shape)
     (2, 5, 8)
     """
 

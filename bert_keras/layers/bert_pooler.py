@@ -10,7 +10,7 @@ class BertPooler(keras.layers.Layer):
         **kwargs: other `keras.layers.Layer` arguments (`name`, `dtype`).
 
     Example:
-    >>> BertPooler()(keras.random.normal((2, 5, 8))).shape
+    >>> tuple(BertPooler()(keras.random.normal((2, 5, 8))).shape)
     (2, 8)
     """
 

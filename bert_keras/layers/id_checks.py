@@ -4,7 +4,9 @@ An out-of-range id makes `take` return garbage or NaN rows depending on the
 backend, so we fail loudly wherever the values can be seen: eagerly on every
 backend, and inside TensorFlow graphs (`tf.function`, `tf.data`, `fit`) through
 an assertion op. Inside a traced JAX function the values are unknown and no
-check is possible without a host round trip on every step.
+check is possible without a host round trip on every step; there the ids are
+clipped into range, because JAX's `take` would otherwise fill the rows of
+bad ids with NaN and poison every later computation silently.
 """
 
 import keras
@@ -35,7 +37,8 @@ def check_id_range(ids, limit, what, fix):
         fix: a sentence telling the user how to fix it.
 
     Returns:
-        `ids`, with a TensorFlow assertion attached when traced by TensorFlow.
+        `ids`; with a TensorFlow assertion attached when traced by
+        TensorFlow; clipped into `[0, limit)` when traced by another backend.
     """
     if keras.backend.is_keras_tensor(ids):
         return ids
@@ -57,4 +60,4 @@ def check_id_range(ids, limit, what, fix):
         ]
         with tf.control_dependencies(checks):
             return tf.identity(ids)
-    return ids
+    return ops.clip(ids, 0, limit - 1)

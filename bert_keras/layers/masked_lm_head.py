@@ -28,7 +28,7 @@ class MaskedLMHead(keras.layers.Layer):
     >>> embedding = keras.layers.Embedding(30, 8)
     >>> embedding.build((None,))
     >>> head = MaskedLMHead(embedding)
-    >>> head(keras.random.normal((2, 5, 8)), ops.zeros((2, 3), "int32")).shape
+    >>> tuple(head(keras.random.normal((2, 5, 8)), ops.zeros((2, 3), "int32")).shape)
     (2, 3, 30)
     """
 

@@ -25,7 +25,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     Example:
     >>> layer = MultiHeadSelfAttention(num_heads=2)
     >>> x = keras.random.normal((2, 5, 8))
-    >>> layer(x, padding_mask=ops.ones((2, 5), "int32")).shape
+    >>> tuple(layer(x, padding_mask=ops.ones((2, 5), "int32")).shape)
     (2, 5, 8)
     """
 

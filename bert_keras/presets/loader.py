@@ -127,9 +127,8 @@ def _local_source(path):
                 download.extract_zip(path, target)
         path = target
     folder, kind = _find_model_folder(path)
-    for required in ("vocab.txt",):
-        if not (folder / required).exists():
-            raise PresetError(f"{folder} lacks {required}.")
+    if not (folder / "vocab.txt").exists():
+        raise PresetError(f"{folder} lacks vocab.txt, the vocabulary.")
     if kind == "google":
         return _google_source(folder)
     return _huggingface_source(folder)
@@ -152,6 +151,20 @@ def _hub_source(reference):
     return _huggingface_source(pathlib.Path(folder))
 
 
+def _registry_entry(reference):
+    """The registry entry named `reference`, which is not an existing path."""
+    try:
+        return registry.get_preset_info(reference)
+    except PresetError:
+        if os.sep in reference or reference.endswith(".zip"):
+            raise PresetError(
+                f"The path {reference} does not exist, and it is no preset "
+                "name. Pass an existing Google zip or folder, a Hugging Face "
+                "folder, or a preset name (`bert-keras presets list`)."
+            ) from None
+        raise
+
+
 def resolve_preset(preset):
     """Resolves a preset reference to a `PresetSource`, downloading if needed."""
     if isinstance(preset, PresetSource):
@@ -166,12 +179,7 @@ def resolve_preset(preset):
     path = pathlib.Path(reference).expanduser()
     if path.exists():
         return _local_source(path)
-    if os.sep in reference or reference.endswith(".zip"):
-        raise PresetError(
-            f"The path {reference} does not exist. Pass an existing Google zip "
-            "or folder, a Hugging Face folder, or a preset name."
-        )
-    info = registry.get_preset_info(reference)
+    info = _registry_entry(reference)
     folder = download.fetch_preset(info)
     return _google_source(folder, name=info.name, lowercase=info.lowercase)
 
@@ -247,9 +255,8 @@ def backbone_config(preset, **overrides):
     A registry name is answered from the registry, without a download.
     """
     if isinstance(preset, str) and not preset.startswith("hf://"):
-        if not pathlib.Path(preset).expanduser().exists() and os.sep not in preset:
-            config = registry.get_preset_info(preset).backbone_config()
-            return {**config, **overrides}
+        if not pathlib.Path(preset).expanduser().exists():
+            return {**_registry_entry(preset).backbone_config(), **overrides}
     return {**resolve_preset(preset).config, **overrides}
 
 

@@ -115,3 +115,12 @@ def test_trains_with_fit(backbone):
     model.compile(optimizer="adam", loss="mse")
     history = model.fit(inputs, np.ones((3, 1)), epochs=3, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_out_of_vocabulary_ids_never_give_nans_in_compiled_jax(backbone):
+    if keras.backend.backend() != "jax":
+        pytest.skip("JAX-traced code cannot raise on values")
+    inputs = batch()
+    inputs["token_ids"][0, 0] = 99
+    outputs = backbone.predict(inputs, verbose=0)
+    assert np.isfinite(outputs["sequence_output"]).all()
