@@ -17,6 +17,8 @@ import zipfile
 
 import pytest
 
+from tests.checkpoints import google_variables, write_google_checkpoint, zip_google_folder
+
 from bert_keras.presets.registry import PresetInfo, get_preset_info
 
 TINY = "bert_tiny_en_uncased"
@@ -169,3 +171,24 @@ def preset_env(tmp_path, mirror, monkeypatch):
     monkeypatch.setenv("BERT_KERAS_PRESET_MIRROR", mirror.url)
     monkeypatch.setenv("BERT_KERAS_PROGRESS", "0")
     return home
+
+
+@pytest.fixture(scope="session")
+def tiny_release(tmp_path_factory):
+    """The tiny preset's zip as Google publishes it (flat, 2020 layout)."""
+    info = get_preset_info(TINY)
+    config = google_config(info)
+    arrays = google_variables(config, seed=7)
+    folder = write_google_checkpoint(
+        tmp_path_factory.mktemp("release") / "files", config, arrays
+    )
+    archive = zip_google_folder(folder, folder.parent / "tiny.zip")
+    return info, config, arrays, archive.read_bytes()
+
+
+@pytest.fixture
+def served(mirror, preset_env, tiny_release):
+    """The mirror serves a real tiny checkpoint; returns (mirror, config, arrays)."""
+    info, config, arrays, data = tiny_release
+    mirror.publish(info.path, data)
+    return mirror, config, arrays

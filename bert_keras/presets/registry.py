@@ -289,6 +289,24 @@ def list_presets() -> list[PresetInfo]:
     return list(_registry()[0])
 
 
+def _closest(name: str, candidates: list[str], count: int = 3) -> list[str]:
+    """The candidates most similar to `name`, as a whole or as a prefix.
+
+    Comparing with prefixes too lets a typo in a shortened name ("bert_tni")
+    find the full name ("bert_tiny_en_uncased"), which the whole-string
+    ratio alone ranks below shorter unrelated names.
+    """
+
+    def similarity(candidate: str) -> float:
+        return max(
+            difflib.SequenceMatcher(None, name, candidate).ratio(),
+            difflib.SequenceMatcher(None, name, candidate[: len(name)]).ratio(),
+        )
+
+    scored = sorted(((similarity(c), c) for c in candidates), key=lambda x: -x[0])
+    return [candidate for score, candidate in scored[:count] if score >= 0.6]
+
+
 def get_preset_info(name: str) -> PresetInfo:
     """Look a preset up by name, alias, Google folder name or dated path.
 
@@ -305,7 +323,7 @@ def get_preset_info(name: str) -> PresetInfo:
         | {alias for info in presets for alias in info.aliases}
         | {info.google_name for info in presets}
     )
-    close = difflib.get_close_matches(str(name), candidates, n=3, cutoff=0.6)
+    close = _closest(str(name), candidates)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise PresetError(f"Unknown preset {name!r}.{hint} {_HOW_TO_LIST}")
 

@@ -9,31 +9,9 @@ from bert_keras.models import BertBackbone
 from bert_keras.presets import load_pretraining_heads, loader
 from bert_keras.presets.registry import get_preset_info
 from bert_keras.tokenizers import BertTokenizer
-from tests.checkpoints import google_variables, write_google_checkpoint, zip_google_folder
-from tests.conftest import google_config
 from tests.presets.huggingface_reference import batch, compare_with_reference
 
 TINY = "bert_tiny_en_uncased"
-
-
-@pytest.fixture(scope="module")
-def tiny_release(tmp_path_factory):
-    """The tiny preset's zip as Google publishes it (flat, 2020 layout)."""
-    info = get_preset_info(TINY)
-    config = google_config(info)
-    arrays = google_variables(config, seed=7)
-    folder = write_google_checkpoint(
-        tmp_path_factory.mktemp("release") / "files", config, arrays
-    )
-    archive = zip_google_folder(folder, folder.parent / "tiny.zip")
-    return info, config, arrays, archive.read_bytes()
-
-
-@pytest.fixture
-def served(mirror, preset_env, tiny_release):
-    info, config, arrays, data = tiny_release
-    mirror.publish(info.path, data)
-    return mirror, config, arrays
 
 
 def test_named_preset_matches_transformers(served):

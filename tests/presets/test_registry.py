@@ -147,6 +147,15 @@ def test_unknown_name_suggests_and_explains():
     assert "local path" in message and "hf://org/name" in message
 
 
+@pytest.mark.parametrize(
+    "typo, expected",
+    [("bert_tni", "bert_tiny_en_uncased"), ("bert_larg_wwm", "bert_large_wwm_en")],
+)
+def test_shortened_names_with_typos_find_the_full_name(typo, expected):
+    with pytest.raises(PresetError, match=f"Did you mean '{expected}'"):
+        get_preset_info(typo)
+
+
 def test_lookup_is_exact():
     with pytest.raises(PresetError, match="BERT_BASE_EN_UNCASED"):
         get_preset_info("BERT_BASE_EN_UNCASED")
