@@ -43,8 +43,24 @@ _PUNCTUATION = 1 << 14
 _NONSPACING_MARK = 1 << 15  # category Mn, removed when stripping accents
 _CCC_MASK = 0xFF
 _EXPANSION_SHIFT = 16
-# The table is stored as blocks of 256 code points, identical blocks shared.
+# The tables are stored as blocks of 256 code points, identical blocks shared.
 _BLOCK_BITS = 8
+
+# Bit layout of the "direct" tables (one per casing) used by the fast path.
+# An entry says what the whole per-character part of the original pipeline
+# (cleaning, lowercasing, NFD, removal of nonspacing marks) makes of a
+# character on its own: removed, whitespace, or one final character, stored
+# as the difference to the input code point so that blocks can be shared.
+_DIRECT_DROP = 1  # vanishes without splitting words (cleaning, Mn, ...)
+_DIRECT_SPACE = 1 << 1  # splits words and vanishes
+_DIRECT_PUNCTUATION = 1 << 2  # the final character is punctuation
+_DIRECT_CJK = 1 << 3  # surrounded by spaces by `_tokenize_chinese_chars`
+# Its result depends on its neighbours or is several characters: a capital
+# sigma (final or not), a multi-character expansion, or a character with a
+# nonzero combining class that survives accent stripping (NFD's canonical
+# ordering could move it). Only lowercasing has such characters.
+_DIRECT_CONTEXTUAL = 1 << 4
+_DIRECT_DELTA_SHIFT = 5
 
 _CAPITAL_SIGMA = 0x3A3
 _FINAL_SIGMA = 0x3C2
@@ -97,6 +113,8 @@ def _unicode_tables():
         delimit its code points in `expansion_values`.
     """
     props = np.zeros(_MAX_CODEPOINT + 1, dtype=np.int64)
+    direct_cased = np.zeros(_MAX_CODEPOINT + 1, dtype=np.int64)
+    direct_uncased = np.zeros(_MAX_CODEPOINT + 1, dtype=np.int64)
     # Expansion 0 means "the character stands for itself".
     starts, lengths, values = [0], [1], []
     for cp in range(_MAX_CODEPOINT + 1):
@@ -117,6 +135,7 @@ def _unicode_tables():
             value |= _PUNCTUATION
         if category == "Mn":
             value |= _NONSPACING_MARK
+        expansion = char
         if category not in ("Cn", "Co", "Cs"):
             value |= _case_flags(char)
             expansion = unicodedata.normalize("NFD", char.lower())
@@ -126,18 +145,54 @@ def _unicode_tables():
                 lengths.append(len(expansion))
                 values.extend(ord(c) for c in expansion)
         props[cp] = value
+        if value & _DROP:
+            direct_cased[cp] = direct_uncased[cp] = _DIRECT_DROP
+        elif value & _WHITESPACE:
+            direct_cased[cp] = direct_uncased[cp] = _DIRECT_SPACE
+        else:
+            cjk = _DIRECT_CJK if value & _CJK else 0
+            direct_cased[cp] = _direct_entry(cp, char) | cjk
+            kept = "".join(
+                c for c in expansion if unicodedata.category(c) != "Mn"
+            )
+            if (
+                cp == _CAPITAL_SIGMA
+                or len(kept) > 1
+                or any(unicodedata.combining(c) for c in kept)
+            ):
+                direct_uncased[cp] = _DIRECT_CONTEXTUAL
+            elif not kept:
+                direct_uncased[cp] = _DIRECT_DROP
+            else:
+                direct_uncased[cp] = _direct_entry(cp, kept) | cjk
     if props.max() >= 2**31:
         raise RuntimeError("Unicode property table overflows int32.")
-    blocks, block_index = np.unique(
-        props.reshape(-1, 1 << _BLOCK_BITS), axis=0, return_inverse=True
-    )
-    return {
-        "block_index": block_index.reshape(-1).astype(np.int32),
-        "blocks": blocks.reshape(-1).astype(np.int32),
+    tables = {
         "expansion_starts": np.array(starts, dtype=np.int32),
         "expansion_lengths": np.array(lengths, dtype=np.int32),
         "expansion_values": np.array(values, dtype=np.int32),
     }
+    for name, table in (
+        ("", props),
+        ("direct_cased_", direct_cased),
+        ("direct_uncased_", direct_uncased),
+    ):
+        blocks, block_index = np.unique(
+            table.reshape(-1, 1 << _BLOCK_BITS), axis=0, return_inverse=True
+        )
+        tables[name + "block_index"] = block_index.reshape(-1).astype(np.int32)
+        tables[name + "blocks"] = blocks.reshape(-1).astype(np.int32)
+    return tables
+
+
+def _direct_entry(cp, final):
+    """Fast-path table entry of code point `cp` that becomes `final`."""
+    value = (ord(final) - cp) << _DIRECT_DELTA_SHIFT
+    if final.isspace():
+        value |= _DIRECT_SPACE
+    if _is_punctuation(final, unicodedata.category(final)):
+        value |= _DIRECT_PUNCTUATION
+    return value
 
 
 def _load_vocabulary(vocabulary):
