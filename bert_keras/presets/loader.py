@@ -220,17 +220,28 @@ def _converted_stamp(source):
     return {"format": _CONVERTED_FORMAT, "source": marker.read_text("utf-8")}
 
 
+def _converted_file(source, filename):
+    """A file of the conversion cache, or None if absent or stale."""
+    folder = _converted_folder(source)
+    try:
+        stamp = json.loads((folder / "stamp.json").read_text("utf-8"))
+        current = stamp == _converted_stamp(source)
+    except (OSError, ValueError):
+        return None
+    path = folder / filename
+    return path if current and path.exists() else None
+
+
 def _load_converted(source, backbone):
     """Loads cached converted weights; returns False when there are none."""
-    folder = _converted_folder(source)
-    stamp_path = folder / "stamp.json"
+    path = _converted_file(source, "backbone.weights.h5")
+    if path is None:
+        return False
     try:
-        if json.loads(stamp_path.read_text()) != _converted_stamp(source):
-            return False
-        backbone.load_weights(str(folder / "backbone.weights.h5"))
-        return True
+        backbone.load_weights(str(path))
     except (OSError, ValueError):
         return False
+    return True
 
 
 def _save_converted(source, backbone, heads):
@@ -240,7 +251,7 @@ def _save_converted(source, backbone, heads):
     _atomic_save(folder, "backbone.weights.h5", backbone.save_weights)
     if heads is not None:
         _atomic_save(
-            folder, "pretraining_heads.npz", lambda path: np.savez(open(path, "wb"), **heads)
+            folder, "pretraining_heads.npz", lambda path: np.savez(path, **heads)
         )
     _atomic_save(
         folder,
@@ -301,11 +312,10 @@ def load_pretraining_heads(preset, backbone):
 
     source = resolve_preset(preset)
     heads = None
-    if source.name is not None:
-        path = _converted_folder(source) / "pretraining_heads.npz"
-        if path.exists():
-            with np.load(path) as stored:
-                heads = dict(stored)
+    path = _converted_file(source, "pretraining_heads.npz") if source.name else None
+    if path is not None:
+        with np.load(path) as stored:
+            heads = dict(stored)
     if heads is None:
         _, heads = _read_checkpoint(source)
     if heads is None:

@@ -245,6 +245,24 @@ def _load_vocabulary(vocabulary):
     return tokens, index
 
 
+def _lookup(block_index, blocks, codepoints):
+    """Entries of a table stored as shared blocks (see `_unicode_tables`)."""
+    block = tf.gather(block_index, tf.bitwise.right_shift(codepoints, _BLOCK_BITS))
+    offset = codepoints & ((1 << _BLOCK_BITS) - 1)
+    return tf.gather(blocks, block * (1 << _BLOCK_BITS) + offset)
+
+
+def _row_ids(row_splits):
+    """`RaggedTensor.value_rowids` from the splits alone; a binary search is
+    cheaper than the `tf.repeat` the ragged method uses."""
+    return (
+        tf.searchsorted(
+            row_splits, tf.range(row_splits[-1]), side="right", out_type=tf.int64
+        )
+        - 1
+    )
+
+
 def _utf8_length(codepoints):
     return (
         1
@@ -329,9 +347,14 @@ class BertTokenizer(keras.layers.Layer):
         self.unk_token_id = index[_UNK_TOKEN]
 
         tables = _unicode_tables()
-        self._block_index = tf.constant(tables["block_index"])
-        self._blocks = tf.constant(tables["blocks"])
+        direct = "direct_uncased_" if self._lowercase else "direct_cased_"
+        self._direct_block_index = tf.constant(tables[direct + "block_index"])
+        self._direct_blocks = tf.constant(tables[direct + "blocks"])
         if self._lowercase:
+            # Only the slow path, for text with contextual characters, needs
+            # the full properties and the expansions.
+            self._block_index = tf.constant(tables["block_index"])
+            self._blocks = tf.constant(tables["blocks"])
             self._expansion_starts = tf.constant(tables["expansion_starts"])
             self._expansion_lengths = tf.constant(tables["expansion_lengths"])
             self._expansion_values = tf.constant(tables["expansion_values"])
@@ -502,73 +525,66 @@ class BertTokenizer(keras.layers.Layer):
             )
 
     def _properties(self, codepoints):
-        block = tf.gather(
-            self._block_index, tf.bitwise.right_shift(codepoints, _BLOCK_BITS)
-        )
-        offset = codepoints & ((1 << _BLOCK_BITS) - 1)
-        return tf.gather(self._blocks, block * (1 << _BLOCK_BITS) + offset)
+        return _lookup(self._block_index, self._blocks, codepoints)
 
     def _tokenize_batch(self, texts, with_offsets):
         """Tokenizes a 1D batch; every per-character step works on the flat
-        concatenation of all texts, with `rows` telling which text a
-        character belongs to."""
+        concatenation of all texts."""
         chars = tf.strings.unicode_decode(
             texts, "UTF-8", errors="replace", replacement_char=0xFFFD
         )
         num_texts = tf.shape(texts, out_type=tf.int64)[0]
         codepoints = chars.flat_values
-        rows = chars.value_rowids()
-        # `source` is a character's index in the flat decoded batch; it is
-        # carried through every step so pieces can be mapped back.
-        source = tf.range(tf.size(codepoints, out_type=tf.int64))
-        props = self._properties(codepoints)
-
-        keep = tf.equal(props & _DROP, 0)
-        codepoints = tf.boolean_mask(codepoints, keep)
-        rows = tf.boolean_mask(rows, keep)
-        source = tf.boolean_mask(source, keep)
-        props = tf.boolean_mask(props, keep)
-        is_whitespace = tf.not_equal(props & _WHITESPACE, 0)
-        codepoints = tf.where(is_whitespace, tf.constant(32), codepoints)
-        props = self._properties(codepoints)
-        # Spacing around CJK ideographs is decided on the cleaned text, before
-        # lowercasing; it is carried as a flag and applied when splitting.
-        is_cjk = tf.not_equal(props & _CJK, 0)
-
+        direct = _lookup(
+            self._direct_block_index, self._direct_blocks, codepoints
+        )
         if self._lowercase:
-            codepoints, rows, source, is_cjk, props = self._lowercase_and_strip(
-                codepoints, rows, source, is_cjk, props
+            word_chars, word_splits, word_rows, char_source = tf.cond(
+                tf.reduce_any(tf.not_equal(direct & _DIRECT_CONTEXTUAL, 0)),
+                lambda: self._words_slow(codepoints, chars.row_splits),
+                lambda: self._words_fast(codepoints, chars.row_splits, direct),
+            )
+        else:
+            word_chars, word_splits, word_rows, char_source = self._words_fast(
+                codepoints, chars.row_splits, direct
             )
 
-        word_chars, word_rows, char_source = self._split_words(
-            codepoints, rows, source, is_cjk, props
+        num_chars = word_splits[1:] - word_splits[:-1]
+        word_strings = tf.strings.unicode_encode(
+            tf.RaggedTensor.from_row_splits(
+                word_chars, word_splits, validate=False
+            ),
+            "UTF-8",
         )
-        num_chars = word_chars.row_lengths()
-        word_strings = tf.strings.unicode_encode(word_chars, "UTF-8")
         word_strings = tf.where(
             num_chars > _MAX_CHARS_PER_WORD, _UNK_TOKEN, word_strings
         )
+        # The words of text `r` are those from `text_words[r]` on.
+        text_words = tf.searchsorted(
+            word_rows, tf.range(num_texts + 1), side="left", out_type=tf.int64
+        )
+
+        def by_text(piece_values, piece_splits):
+            return tf.RaggedTensor.from_row_splits(
+                piece_values,
+                tf.gather(piece_splits, text_words),
+                validate=False,
+            )
 
         if not with_offsets:
             piece_ids = self._wordpiece.tokenize(word_strings)
-            piece_rows = tf.gather(word_rows, piece_ids.value_rowids())
-            ids = tf.RaggedTensor.from_value_rowids(
-                piece_ids.flat_values, piece_rows, nrows=num_texts
-            )
-            return (ids,)
+            return (by_text(piece_ids.flat_values, piece_ids.row_splits),)
 
         piece_ids, piece_starts, _ = self._wordpiece.tokenize_with_offsets(
             word_strings
         )
-        piece_words = piece_ids.value_rowids()
-        piece_rows = tf.gather(word_rows, piece_words)
+        piece_words = _row_ids(piece_ids.row_splits)
         # Byte offsets inside each word string are turned into indices of
         # characters in the flat list of word characters. An over-long word
         # was replaced by "[UNK]", whose single piece starts at byte 0, i.e.
         # at the word's first character, as it should.
-        char_bytes = _exclusive_cumsum(_utf8_length(word_chars.flat_values))
-        word_first_char = word_chars.row_starts()
-        word_bytes = tf.gather(char_bytes, word_first_char)
+        char_bytes = _exclusive_cumsum(_utf8_length(word_chars))
+        word_bytes = tf.gather(char_bytes, word_splits[:-1])
         piece_byte = (
             tf.gather(word_bytes, piece_words) + piece_starts.flat_values
         )
@@ -595,18 +611,83 @@ class BertTokenizer(keras.layers.Layer):
             tf.math.unsorted_segment_max(char_source, char_piece, num_pieces)
             + 1
         )
-        row_offsets = tf.gather(chars.row_splits, piece_rows)
-
-        def to_ragged(values):
-            return tf.RaggedTensor.from_value_rowids(
-                values, piece_rows, nrows=num_texts
-            )
-
-        return (
-            to_ragged(piece_ids.flat_values),
-            to_ragged(starts - row_offsets),
-            to_ragged(ends - row_offsets),
+        # Offsets are relative to the start of the piece's text.
+        row_offsets = tf.gather(
+            chars.row_splits, tf.gather(word_rows, piece_words)
         )
+        piece_splits = piece_ids.row_splits
+        return (
+            by_text(piece_ids.flat_values, piece_splits),
+            by_text(starts - row_offsets, piece_splits),
+            by_text(ends - row_offsets, piece_splits),
+        )
+
+    def _words_fast(self, codepoints, row_splits, direct):
+        """Splits into words with the direct table alone.
+
+        Exact when no character is contextual: then every character stands
+        for its final form (or nothing) regardless of its neighbours, and no
+        reordering happens.
+
+        Returns:
+            `(word_chars, word_splits, word_rows, char_source)`: the code
+            points of all words, concatenated; the row splits delimiting each
+            word in them; the text index of each word; and the index in
+            `codepoints` of the character each code point comes from.
+        """
+        removed = tf.not_equal(direct & (_DIRECT_DROP | _DIRECT_SPACE), 0)
+        source = tf.where(tf.logical_not(removed))[:, 0]
+        direct_kept = tf.gather(direct, source)
+        word_chars = tf.gather(codepoints, source) + tf.bitwise.right_shift(
+            direct_kept, _DIRECT_DELTA_SHIFT
+        )
+        rows = (
+            tf.searchsorted(row_splits, source, side="right", out_type=tf.int64)
+            - 1
+        )
+        # Two neighbouring kept characters are in the same whitespace token
+        # when neither a space nor the start of a text lies between them:
+        # both counts only grow, so their sum tells.
+        spaces = tf.math.cumsum(
+            tf.cast(tf.not_equal(direct & _DIRECT_SPACE, 0), tf.int64)
+        )
+        token = tf.gather(spaces, source) + rows
+        alone = tf.not_equal(direct_kept & (_DIRECT_PUNCTUATION | _DIRECT_CJK), 0)
+        starts_word = tf.not_equal(
+            token, _shift_right(token, tf.constant(-1, tf.int64))
+        )
+        starts_word |= alone | _shift_right(alone, False)
+        word_starts = tf.where(starts_word)[:, 0]
+        word_splits = tf.concat(
+            [word_starts, tf.size(source, out_type=tf.int64)[None]], axis=0
+        )
+        return word_chars, word_splits, tf.gather(rows, word_starts), source
+
+    def _words_slow(self, codepoints, row_splits):
+        """Splits into words with every step of the original, for text with
+        contextual characters; same outputs as `_words_fast`."""
+        rows = _row_ids(row_splits)
+        # `source` is a character's index in the flat decoded batch; it is
+        # carried through every step so pieces can be mapped back.
+        source = tf.range(tf.size(codepoints, out_type=tf.int64))
+        props = self._properties(codepoints)
+
+        keep = tf.equal(props & _DROP, 0)
+        codepoints = tf.boolean_mask(codepoints, keep)
+        rows = tf.boolean_mask(rows, keep)
+        source = tf.boolean_mask(source, keep)
+        props = tf.boolean_mask(props, keep)
+        is_whitespace = tf.not_equal(props & _WHITESPACE, 0)
+        codepoints = tf.where(is_whitespace, tf.constant(32), codepoints)
+        props = self._properties(codepoints)
+        # Spacing around CJK ideographs is decided on the cleaned text, before
+        # lowercasing; it is carried as a flag and applied when splitting.
+        is_cjk = tf.not_equal(props & _CJK, 0)
+
+        codepoints, rows, source, is_cjk, props = self._lowercase_and_strip(
+            codepoints, rows, source, is_cjk, props
+        )
+        return self._split_words(codepoints, rows, source, is_cjk, props)
 
     def _lowercase_and_strip(self, codepoints, rows, source, is_cjk, props):
         """`str.lower()`, then NFD, then removal of Mn, on the flat batch."""
@@ -731,9 +812,8 @@ class BertTokenizer(keras.layers.Layer):
         character as its own word.
 
         Returns:
-            `(word_chars, word_rows, char_source)`: a ragged
-            `[num_words, None]` tensor of code points, the text index of each
-            word, and the source index of each character of `word_chars`.
+            `(word_chars, word_splits, word_rows, char_source)`, as
+            `_words_fast` does.
         """
         is_space = tf.not_equal(props & _SPLITS_WORDS, 0)
         is_punct = tf.not_equal(props & _PUNCTUATION, 0)
@@ -752,10 +832,11 @@ class BertTokenizer(keras.layers.Layer):
         rows = tf.boolean_mask(rows, keep)
         source = tf.boolean_mask(source, keep)
 
-        word_ids = tf.math.cumsum(tf.cast(starts_word, tf.int64)) - 1
-        word_chars = tf.RaggedTensor.from_value_rowids(codepoints, word_ids)
-        word_rows = tf.boolean_mask(rows, starts_word)
-        return word_chars, word_rows, source
+        word_starts = tf.where(starts_word)[:, 0]
+        word_splits = tf.concat(
+            [word_starts, tf.size(codepoints, out_type=tf.int64)[None]], axis=0
+        )
+        return codepoints, word_splits, tf.gather(rows, word_starts), source
 
 
 class _Vocabulary:
