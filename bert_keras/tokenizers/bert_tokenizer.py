@@ -10,6 +10,12 @@ Every Unicode property the original asks `unicodedata` about is evaluated once
 per process, in Python, over all code points, and embedded as constant tables.
 The tokenizer therefore follows the Unicode database of the Python that builds
 it (at export time, the one that builds the exported model).
+
+Most text needs only one of these tables: when no character of a batch
+depends on its neighbours (see `_DIRECT_CONTEXTUAL`), each character's
+cleaned, lowercased and accent-stripped form is read at once and the text is
+split into words from that alone. Other batches go through every step of the
+original, one after the other.
 """
 
 import functools
@@ -22,6 +28,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 _MAX_CODEPOINT = 0x10FFFF
+_BMP_END = 0x10000
 # The original replaces longer words by the unknown token without trying to
 # split them.
 _MAX_CHARS_PER_WORD = 200
@@ -46,21 +53,24 @@ _EXPANSION_SHIFT = 16
 # The tables are stored as blocks of 256 code points, identical blocks shared.
 _BLOCK_BITS = 8
 
-# Bit layout of the "direct" tables (one per casing) used by the fast path.
-# An entry says what the whole per-character part of the original pipeline
+# Entries of the "direct" tables (one per casing) used by the fast path. An
+# entry says what the whole per-character part of the original pipeline
 # (cleaning, lowercasing, NFD, removal of nonspacing marks) makes of a
-# character on its own: removed, whitespace, or one final character, stored
-# as the difference to the input code point so that blocks can be shared.
-_DIRECT_DROP = 1  # vanishes without splitting words (cleaning, Mn, ...)
-_DIRECT_SPACE = 1 << 1  # splits words and vanishes
-_DIRECT_PUNCTUATION = 1 << 2  # the final character is punctuation
-_DIRECT_CJK = 1 << 3  # surrounded by spaces by `_tokenize_chinese_chars`
-# Its result depends on its neighbours or is several characters: a capital
+# character on its own. They are laid out so that each test is a single
+# comparison. Removed characters have negative entries:
+_DIRECT_DROP = -1  # vanishes without splitting words (cleaning, Mn, ...)
+_DIRECT_SPACE = -2  # splits words and vanishes
+# The result depends on the neighbours or is several characters: a capital
 # sigma (final or not), a multi-character expansion, or a character with a
 # nonzero combining class that survives accent stripping (NFD's canonical
 # ordering could move it). Only lowercasing has such characters.
-_DIRECT_CONTEXTUAL = 1 << 4
-_DIRECT_DELTA_SHIFT = 5
+_DIRECT_CONTEXTUAL = -3
+# A kept character becoming `final` has entry
+# `final - cp + _DIRECT_DELTA_BIAS`, plus `_DIRECT_ALONE` when it is a word
+# on its own (punctuation after the mapping, or CJK before it). Storing the
+# difference rather than `final` lets identical blocks be shared.
+_DIRECT_DELTA_BIAS = 1 << 21
+_DIRECT_ALONE = 1 << 22
 
 _CAPITAL_SIGMA = 0x3A3
 _FINAL_SIGMA = 0x3C2
@@ -102,15 +112,18 @@ def _case_flags(char):
 
 @functools.lru_cache(maxsize=None)
 def _unicode_tables():
-    """Builds the per-code-point property table and the expansion table.
+    """Builds the per-code-point tables.
 
     Returns:
         A dict of numpy int32 arrays: `block_index` and `blocks` (the
         property of code point `cp` is
-        `blocks[block_index[cp >> 8] * 256 + (cp & 255)]`), and, for
-        expansion `k > 0` of a code point `c` (its `NFD(c.lower())` when that
-        is not `c`), `expansion_starts[k]` and `expansion_lengths[k]`, which
-        delimit its code points in `expansion_values`.
+        `blocks[block_index[cp >> 8] * 256 + (cp & 255)]`); the direct
+        tables of the fast path, stored in the same way, as
+        `direct_cased_block_index` and `direct_cased_blocks`, and likewise
+        `direct_uncased_...`; and, for expansion `k > 0` of a code point `c`
+        (its `NFD(c.lower())` when that is not `c`), `expansion_starts[k]`
+        and `expansion_lengths[k]`, which delimit its code points in
+        `expansion_values`.
     """
     props = np.zeros(_MAX_CODEPOINT + 1, dtype=np.int64)
     direct_cased = np.zeros(_MAX_CODEPOINT + 1, dtype=np.int64)
@@ -150,8 +163,8 @@ def _unicode_tables():
         elif value & _WHITESPACE:
             direct_cased[cp] = direct_uncased[cp] = _DIRECT_SPACE
         else:
-            cjk = _DIRECT_CJK if value & _CJK else 0
-            direct_cased[cp] = _direct_entry(cp, char) | cjk
+            cjk = bool(value & _CJK)
+            direct_cased[cp] = _direct_entry(cp, char, cjk)
             kept = "".join(
                 c for c in expansion if unicodedata.category(c) != "Mn"
             )
@@ -164,7 +177,7 @@ def _unicode_tables():
             elif not kept:
                 direct_uncased[cp] = _DIRECT_DROP
             else:
-                direct_uncased[cp] = _direct_entry(cp, kept) | cjk
+                direct_uncased[cp] = _direct_entry(cp, kept, cjk)
     if props.max() >= 2**31:
         raise RuntimeError("Unicode property table overflows int32.")
     tables = {
@@ -185,13 +198,13 @@ def _unicode_tables():
     return tables
 
 
-def _direct_entry(cp, final):
-    """Fast-path table entry of code point `cp` that becomes `final`."""
-    value = (ord(final) - cp) << _DIRECT_DELTA_SHIFT
+def _direct_entry(cp, final, cjk):
+    """Fast-path table entry of a kept code point `cp` that becomes `final`."""
     if final.isspace():
-        value |= _DIRECT_SPACE
-    if _is_punctuation(final, unicodedata.category(final)):
-        value |= _DIRECT_PUNCTUATION
+        return _DIRECT_SPACE
+    value = ord(final) - cp + _DIRECT_DELTA_BIAS
+    if cjk or _is_punctuation(final, unicodedata.category(final)):
+        value += _DIRECT_ALONE
     return value
 
 
@@ -247,7 +260,9 @@ def _load_vocabulary(vocabulary):
 
 def _lookup(block_index, blocks, codepoints):
     """Entries of a table stored as shared blocks (see `_unicode_tables`)."""
-    block = tf.gather(block_index, tf.bitwise.right_shift(codepoints, _BLOCK_BITS))
+    block = tf.gather(
+        block_index, tf.bitwise.right_shift(codepoints, _BLOCK_BITS)
+    )
     offset = codepoints & ((1 << _BLOCK_BITS) - 1)
     return tf.gather(blocks, block * (1 << _BLOCK_BITS) + offset)
 
@@ -255,20 +270,10 @@ def _lookup(block_index, blocks, codepoints):
 def _row_ids(row_splits):
     """`RaggedTensor.value_rowids` from the splits alone; a binary search is
     cheaper than the `tf.repeat` the ragged method uses."""
+    values = tf.range(row_splits[-1])
     return (
-        tf.searchsorted(
-            row_splits, tf.range(row_splits[-1]), side="right", out_type=tf.int64
-        )
+        tf.searchsorted(row_splits, values, side="right", out_type=tf.int64)
         - 1
-    )
-
-
-def _utf8_length(codepoints):
-    return (
-        1
-        + tf.cast(codepoints >= 0x80, tf.int64)
-        + tf.cast(codepoints >= 0x800, tf.int64)
-        + tf.cast(codepoints >= 0x10000, tf.int64)
     )
 
 
@@ -348,8 +353,15 @@ class BertTokenizer(keras.layers.Layer):
 
         tables = _unicode_tables()
         direct = "direct_uncased_" if self._lowercase else "direct_cased_"
-        self._direct_block_index = tf.constant(tables[direct + "block_index"])
-        self._direct_blocks = tf.constant(tables[direct + "blocks"])
+        block_index = tables[direct + "block_index"]
+        blocks = tables[direct + "blocks"].reshape(-1, 1 << _BLOCK_BITS)
+        self._direct_block_index = tf.constant(block_index)
+        self._direct_blocks = tf.constant(blocks.reshape(-1))
+        # The Basic Multilingual Plane, unshared (256 KB): one gather instead
+        # of two for nearly all text.
+        self._direct_bmp = tf.constant(
+            blocks[block_index[: (_BMP_END >> _BLOCK_BITS)]].reshape(-1)
+        )
         if self._lowercase:
             # Only the slow path, for text with contextual characters, needs
             # the full properties and the expansions.
@@ -359,6 +371,7 @@ class BertTokenizer(keras.layers.Layer):
             self._expansion_lengths = tf.constant(tables["expansion_lengths"])
             self._expansion_values = tf.constant(tables["expansion_values"])
         self._vocab_tensor = tf.constant(tokens, dtype=tf.string)
+        self._token_chars = tf.constant([len(t) for t in tokens], tf.int64)
         self._wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=tokens,
             suffix_indicator=_SUFFIX_INDICATOR,
@@ -533,19 +546,24 @@ class BertTokenizer(keras.layers.Layer):
         chars = tf.strings.unicode_decode(
             texts, "UTF-8", errors="replace", replacement_char=0xFFFD
         )
-        num_texts = tf.shape(texts, out_type=tf.int64)[0]
         codepoints = chars.flat_values
-        direct = _lookup(
-            self._direct_block_index, self._direct_blocks, codepoints
+        # Outside the Basic Multilingual Plane, the shared blocks are needed.
+        direct = tf.cond(
+            tf.reduce_max(codepoints) < _BMP_END,
+            lambda: tf.gather(self._direct_bmp, codepoints),
+            lambda: _lookup(
+                self._direct_block_index, self._direct_blocks, codepoints
+            ),
         )
         if self._lowercase:
-            word_chars, word_splits, word_rows, char_source = tf.cond(
-                tf.reduce_any(tf.not_equal(direct & _DIRECT_CONTEXTUAL, 0)),
+            # The contextual entry is the smallest one.
+            word_chars, word_splits, char_source = tf.cond(
+                tf.equal(tf.reduce_min(direct), _DIRECT_CONTEXTUAL),
                 lambda: self._words_slow(codepoints, chars.row_splits),
                 lambda: self._words_fast(codepoints, chars.row_splits, direct),
             )
         else:
-            word_chars, word_splits, word_rows, char_source = self._words_fast(
+            word_chars, word_splits, char_source = self._words_fast(
                 codepoints, chars.row_splits, direct
             )
 
@@ -559,67 +577,73 @@ class BertTokenizer(keras.layers.Layer):
         word_strings = tf.where(
             num_chars > _MAX_CHARS_PER_WORD, _UNK_TOKEN, word_strings
         )
-        # The words of text `r` are those from `text_words[r]` on.
+        # The words of text `r` are those from `text_words[r]` on: the
+        # characters of a word all come from the same text.
         text_words = tf.searchsorted(
-            word_rows, tf.range(num_texts + 1), side="left", out_type=tf.int64
+            tf.gather(char_source, word_splits[:-1]),
+            chars.row_splits,
+            side="left",
+            out_type=tf.int64,
         )
 
-        def by_text(piece_values, piece_splits):
+        def by_text(piece_ids):
             return tf.RaggedTensor.from_row_splits(
-                piece_values,
-                tf.gather(piece_splits, text_words),
+                piece_ids.flat_values,
+                tf.gather(piece_ids.row_splits, text_words),
                 validate=False,
             )
 
+        piece_ids = self._wordpiece.tokenize(word_strings)
+        ids = by_text(piece_ids)
         if not with_offsets:
-            piece_ids = self._wordpiece.tokenize(word_strings)
-            return (by_text(piece_ids.flat_values, piece_ids.row_splits),)
+            return (ids,)
 
-        piece_ids, piece_starts, _ = self._wordpiece.tokenize_with_offsets(
-            word_strings
-        )
+        # Pieces partition the characters of the words, in order: a piece
+        # covers as many characters as its vocabulary token, less the "##" of
+        # a continuation, and "[UNK]" covers its whole word (an over-long one
+        # included).
+        flat_ids = piece_ids.flat_values
         piece_words = _row_ids(piece_ids.row_splits)
-        # Byte offsets inside each word string are turned into indices of
-        # characters in the flat list of word characters. An over-long word
-        # was replaced by "[UNK]", whose single piece starts at byte 0, i.e.
-        # at the word's first character, as it should.
-        char_bytes = _exclusive_cumsum(_utf8_length(word_chars))
-        word_bytes = tf.gather(char_bytes, word_splits[:-1])
-        piece_byte = (
-            tf.gather(word_bytes, piece_words) + piece_starts.flat_values
+        is_continuation = tf.range(
+            tf.size(flat_ids, out_type=tf.int64)
+        ) > tf.gather(piece_ids.row_splits, piece_words)
+        piece_chars = tf.where(
+            tf.equal(flat_ids, self.unk_token_id),
+            tf.gather(num_chars, piece_words),
+            tf.gather(self._token_chars, flat_ids)
+            - len(_SUFFIX_INDICATOR) * tf.cast(is_continuation, tf.int64),
         )
-        piece_first_char = tf.searchsorted(
-            char_bytes, piece_byte, side="left", out_type=tf.int64
-        )
-        # Pieces partition the characters of their word, so each character
-        # belongs to the last piece starting at or before it. Min and max
-        # (rather than first and last) keep spans right when NFD reordered
-        # marks.
-        num_pieces = tf.size(piece_first_char)
-        char_piece = (
-            tf.searchsorted(
-                piece_first_char,
-                tf.range(tf.size(char_source, out_type=tf.int64)),
-                side="right",
+        piece_first_char = _exclusive_cumsum(piece_chars)
+
+        def first_and_last():
+            return (
+                tf.gather(char_source, piece_first_char),
+                tf.gather(char_source, piece_first_char + piece_chars - 1),
             )
-            - 1
-        )
-        starts = tf.math.unsorted_segment_min(
-            char_source, char_piece, num_pieces
-        )
-        ends = (
-            tf.math.unsorted_segment_max(char_source, char_piece, num_pieces)
-            + 1
+
+        def min_and_max():
+            num_word_chars = tf.size(char_source, out_type=tf.int64)
+            char_piece = _row_ids(
+                tf.concat([piece_first_char, num_word_chars[None]], axis=0)
+            )
+            return (
+                tf.math.segment_min(char_source, char_piece),
+                tf.math.segment_max(char_source, char_piece),
+            )
+
+        # The first and last characters of a piece span it, unless NFD's
+        # canonical ordering moved marks.
+        starts, lasts = tf.cond(
+            tf.reduce_all(char_source[1:] >= char_source[:-1]),
+            first_and_last,
+            min_and_max,
         )
         # Offsets are relative to the start of the piece's text.
-        row_offsets = tf.gather(
-            chars.row_splits, tf.gather(word_rows, piece_words)
-        )
-        piece_splits = piece_ids.row_splits
+        row_offsets = tf.gather(chars.row_splits, _row_ids(ids.row_splits))
         return (
-            by_text(piece_ids.flat_values, piece_splits),
-            by_text(starts - row_offsets, piece_splits),
-            by_text(ends - row_offsets, piece_splits),
+            ids,
+            ids.with_flat_values(starts - row_offsets),
+            ids.with_flat_values(lasts + 1 - row_offsets),
         )
 
     def _words_fast(self, codepoints, row_splits, direct):
@@ -630,29 +654,28 @@ class BertTokenizer(keras.layers.Layer):
         reordering happens.
 
         Returns:
-            `(word_chars, word_splits, word_rows, char_source)`: the code
-            points of all words, concatenated; the row splits delimiting each
-            word in them; the text index of each word; and the index in
-            `codepoints` of the character each code point comes from.
+            `(word_chars, word_splits, char_source)`: the code points of all
+            words, concatenated; the row splits delimiting each word in them;
+            and the index in `codepoints` of the character each code point
+            comes from.
         """
-        removed = tf.not_equal(direct & (_DIRECT_DROP | _DIRECT_SPACE), 0)
-        source = tf.where(tf.logical_not(removed))[:, 0]
+        source = tf.where(direct >= 0)[:, 0]
         direct_kept = tf.gather(direct, source)
-        word_chars = tf.gather(codepoints, source) + tf.bitwise.right_shift(
-            direct_kept, _DIRECT_DELTA_SHIFT
-        )
-        rows = (
-            tf.searchsorted(row_splits, source, side="right", out_type=tf.int64)
-            - 1
+        word_chars = (
+            tf.gather(codepoints, source)
+            + (direct_kept & (_DIRECT_ALONE - 1))
+            - _DIRECT_DELTA_BIAS
         )
         # Two neighbouring kept characters are in the same whitespace token
-        # when neither a space nor the start of a text lies between them:
-        # both counts only grow, so their sum tells.
-        spaces = tf.math.cumsum(
-            tf.cast(tf.not_equal(direct & _DIRECT_SPACE, 0), tf.int64)
-        )
-        token = tf.gather(spaces, source) + rows
-        alone = tf.not_equal(direct_kept & (_DIRECT_PUNCTUATION | _DIRECT_CJK), 0)
+        # when neither a space nor the start of a text lies between them,
+        # i.e. when the running count of both is the same.
+        num_chars = tf.size(codepoints, out_type=tf.int64)
+        text_starts = tf.math.unsorted_segment_sum(
+            tf.ones_like(row_splits[:-1]), row_splits[:-1], num_chars + 1
+        )[:-1]
+        is_space = tf.cast(tf.equal(direct, _DIRECT_SPACE), tf.int64)
+        token = tf.gather(tf.math.cumsum(is_space + text_starts), source)
+        alone = direct_kept >= _DIRECT_ALONE
         starts_word = tf.not_equal(
             token, _shift_right(token, tf.constant(-1, tf.int64))
         )
@@ -661,7 +684,7 @@ class BertTokenizer(keras.layers.Layer):
         word_splits = tf.concat(
             [word_starts, tf.size(source, out_type=tf.int64)[None]], axis=0
         )
-        return word_chars, word_splits, tf.gather(rows, word_starts), source
+        return word_chars, word_splits, source
 
     def _words_slow(self, codepoints, row_splits):
         """Splits into words with every step of the original, for text with
@@ -812,8 +835,8 @@ class BertTokenizer(keras.layers.Layer):
         character as its own word.
 
         Returns:
-            `(word_chars, word_splits, word_rows, char_source)`, as
-            `_words_fast` does.
+            `(word_chars, word_splits, char_source)`, as `_words_fast`
+            does.
         """
         is_space = tf.not_equal(props & _SPLITS_WORDS, 0)
         is_punct = tf.not_equal(props & _PUNCTUATION, 0)
@@ -836,7 +859,7 @@ class BertTokenizer(keras.layers.Layer):
         word_splits = tf.concat(
             [word_starts, tf.size(codepoints, out_type=tf.int64)[None]], axis=0
         )
-        return codepoints, word_splits, tf.gather(rows, word_starts), source
+        return codepoints, word_splits, source
 
 
 class _Vocabulary:

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from bert_keras.tokenizers import BertTokenizer
+from bert_keras.tokenizers import bert_tokenizer
 
 REFERENCE_DIR = (
     Path(__file__).resolve().parents[2].parent / "shared" / "reference"
@@ -85,6 +86,86 @@ def test_matches_original_full_tokenizer(reference_cases, casing):
     ):
         for start, end in zip(row_starts, row_ends):
             assert 0 <= start < end <= len(text)
+
+
+# Fast path -----------------------------------------------------------------
+# A batch without contextual characters (capital sigma, multi-character
+# expansions such as Hangul syllables, surviving combining marks) is
+# tokenized with the per-character table alone; other batches take every
+# step of the original. Both must give the same result.
+
+CONTEXTUAL_ROWS = ["ΟΔΟΣ", "한국", "a\U0001d16d\U0001d165b"]
+
+
+def assert_same_as_row_by_row(tokenizer, texts):
+    batch = [x.to_list() for x in tokenizer.tokenize_with_offsets(texts)]
+    assert tokenizer(texts).to_list() == batch[0]
+    for i, text in enumerate(texts):
+        alone = tokenizer.tokenize_with_offsets(text)
+        assert [x.numpy().tolist() for x in alone] == [x[i] for x in batch]
+
+
+@pytest.mark.parametrize("casing", ["uncased", "cased"])
+def test_mixed_batch_matches_row_by_row(casing, request):
+    tokenizer = request.getfixturevalue(casing)
+    ascii_rows = ["The quick, brown fox!", "", "  jumped\x07 ", "runs$`a"]
+    other_rows = ["Café 中文 fox", "cafe\u0301 \u00bfb", "\U0001f600x \U00020000"]
+    assert_same_as_row_by_row(tokenizer, ascii_rows + other_rows)
+    assert_same_as_row_by_row(
+        tokenizer, ascii_rows + CONTEXTUAL_ROWS + other_rows
+    )
+
+
+def test_all_ascii_batch(uncased, cased):
+    # Control characters vanish without splitting words ("fo\x00x").
+    texts = ["Hello,\x07WORLD!\tThe fo\x00x's $5", "\x1fQUICK\r\nbrown\x7f"]
+    assert uncased.tokenize_to_strings(texts).to_list() == [
+        [b"hello", b",", b"world", b"!", b"the", b"fox", b"'", b"[UNK]",
+         b"$", b"[UNK]"],
+        [b"quick", b"brown"],
+    ]
+    assert cased.tokenize_to_strings(texts).to_list() == [
+        [b"[UNK]", b",", b"[UNK]", b"!", b"[UNK]", b"fox", b"'", b"[UNK]",
+         b"$", b"[UNK]"],
+        [b"[UNK]", b"brown"],
+    ]
+    _, starts, ends = uncased.tokenize_with_offsets(texts)
+    assert starts.to_list() == [[0, 5, 7, 12, 14, 18, 22, 23, 25, 26], [1, 8]]
+    assert ends.to_list() == [[5, 6, 12, 13, 17, 22, 23, 24, 26, 27], [6, 13]]
+
+
+def test_characters_beyond_the_basic_multilingual_plane():
+    uncased = BertTokenizer(VOCAB + ["\U00010428"], lowercase=True)
+    cased = BertTokenizer(VOCAB + ["\U00010428"], lowercase=False)
+    # A Deseret capital lowercases; a tag character (Cf) vanishes.
+    text = "\U00010400 fo\U000e0001x \U0001f600"
+    assert pieces(uncased, text) == ["\U00010428", "fox", "[UNK]"]
+    assert pieces(cased, text) == ["[UNK]", "fox", "[UNK]"]
+
+
+def test_fast_path_matches_full_pipeline_on_every_code_point(uncased):
+    """Every code point the fast path handles, in a few contexts, gives the
+    same tokens and offsets as with all the steps of the original (forced by
+    a contextual row in the batch)."""
+    tables = bert_tokenizer._unicode_tables()
+    block_index = tables["direct_uncased_block_index"]
+    blocks = tables["direct_uncased_blocks"].reshape(-1, 256)
+    direct = blocks[block_index].reshape(-1)
+    simple = [
+        chr(cp)
+        for cp in np.flatnonzero(direct != bert_tokenizer._DIRECT_CONTEXTUAL)
+        if not 0xD800 <= cp < 0xE000
+    ]
+    texts = []
+    for i in range(0, len(simple), 32):
+        group = simple[i : i + 32]
+        texts.append(" ".join(f"A{c}b" for c in group) + " x" + "".join(group))
+    fast = [x.to_list() for x in uncased.tokenize_with_offsets(texts)]
+    full = [
+        x.to_list()[:-1]
+        for x in uncased.tokenize_with_offsets(texts + CONTEXTUAL_ROWS[:1])
+    ]
+    assert fast == full
 
 
 # Basic behaviour -----------------------------------------------------------
@@ -331,7 +412,10 @@ def test_saved_model_loads_with_tensorflow_text_only(uncased, tmp_path):
         import tensorflow as tf
         import tensorflow_text  # registers the WordPiece op
         loaded = tf.saved_model.load({str(tmp_path)!r})
+        # The sigma needs the full pipeline, the second batch the fast path.
         ids = loaded.tokenize(tf.constant(["The Café", "ΟΔΟΣ!"]))
+        print(ids.numpy().tolist())
+        ids = loaded.tokenize(tf.constant(["The Café", "fox!"]))
         print(ids.numpy().tolist())
         """
     )
@@ -339,4 +423,7 @@ def test_saved_model_loads_with_tensorflow_text_only(uncased, tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "[[5, 14], [28, 19]]"
+    assert result.stdout.strip().splitlines()[-2:] == [
+        "[[5, 14], [28, 19]]",
+        "[[5, 14], [8, 19]]",
+    ]
