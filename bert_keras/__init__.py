@@ -15,9 +15,19 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("errors", "layers", "models", "preprocessing", "presets", "tokenizers")
+_SUBMODULES = (
+    "data",
+    "errors",
+    "layers",
+    "models",
+    "optimizers",
+    "preprocessing",
+    "presets",
+    "tokenizers",
+)
 _EXPORTS = {
     "BertBackbone": "bert_keras.models",
+    "BertClassifier": "bert_keras.models",
     "BertPreprocessor": "bert_keras.preprocessing",
     "BertTokenizer": "bert_keras.tokenizers",
     "BertKerasError": "bert_keras.errors",

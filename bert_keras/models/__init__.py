@@ -1,5 +1,7 @@
 """BERT models: the backbone and the task models built on it."""
 
 from bert_keras.models.bert_backbone import BertBackbone
+from bert_keras.models.bert_classifier import BertClassifier
+from bert_keras.models.bert_task import BertTask
 
-__all__ = ["BertBackbone"]
+__all__ = ["BertBackbone", "BertClassifier", "BertTask"]

@@ -1,5 +1,6 @@
-"""Turning raw text into the inputs of the BERT backbone."""
+"""Turning text into the backbone's inputs: packing, padding, batching."""
 
 from bert_keras.preprocessing.bert_preprocessor import BertPreprocessor
+from bert_keras.preprocessing.bucketing import bucketed_batches
 
-__all__ = ["BertPreprocessor"]
+__all__ = ["BertPreprocessor", "bucketed_batches"]

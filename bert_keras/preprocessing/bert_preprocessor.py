@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from bert_keras.errors import DataError
 
+_PADDINGS = ("max_length", "longest")
 _ACCEPTED_INPUTS = (
     "a string, a list of strings, or a string tensor/array of rank 0 or 1; "
     "a tuple `(text_a, text_b)` of two of these for sentence pairs; or a "
@@ -42,9 +43,21 @@ class BertPreprocessor(keras.layers.Layer):
     eagerly it returns `tf.Tensor`s under the TensorFlow backend and NumPy
     arrays under other backends; both feed a Keras model directly.
 
+    With `padding="longest"` a batch is padded only to its longest
+    sequence, rounded up to a multiple of `pad_to_multiple_of` (which bounds
+    the number of distinct shapes a compiled model sees), and a single
+    unbatched example is not padded at all, ready for length-bucketed
+    batching (`bert_keras.preprocessing.bucketed_batches`). Real tokens,
+    segments and mask are the same as with fixed padding.
+
     Args:
         tokenizer: a `bert_keras.tokenizers.BertTokenizer`.
-        sequence_length: int, at least 3. Length of every packed sequence.
+        sequence_length: int, at least 3. The maximum length of a packed
+            sequence, and the padded length with `padding="max_length"`.
+        padding: `"max_length"` (every sequence padded to
+            `sequence_length`) or `"longest"` (dynamic padding).
+        pad_to_multiple_of: int. With `padding="longest"`, batches are
+            padded to a multiple of this (capped at `sequence_length`).
         **kwargs: other `keras.layers.Layer` arguments (`name`).
 
     Example:
@@ -76,7 +89,14 @@ class BertPreprocessor(keras.layers.Layer):
     `BertPreprocessor.from_preset("bert_base_en_uncased", sequence_length=128)`.
     """
 
-    def __init__(self, tokenizer, sequence_length=512, **kwargs):
+    def __init__(
+        self,
+        tokenizer,
+        sequence_length=512,
+        padding="max_length",
+        pad_to_multiple_of=8,
+        **kwargs,
+    ):
         if (
             isinstance(sequence_length, bool)
             or not isinstance(sequence_length, numbers.Integral)
@@ -87,9 +107,24 @@ class BertPreprocessor(keras.layers.Layer):
                 "`[CLS] A [SEP] B [SEP]` with empty sentences; got "
                 f"{sequence_length!r}."
             )
+        if padding not in _PADDINGS:
+            raise ValueError(
+                f"`padding` must be one of {_PADDINGS}; got {padding!r}."
+            )
+        if (
+            isinstance(pad_to_multiple_of, bool)
+            or not isinstance(pad_to_multiple_of, numbers.Integral)
+            or pad_to_multiple_of < 1
+        ):
+            raise ValueError(
+                "`pad_to_multiple_of` must be a positive int; got "
+                f"{pad_to_multiple_of!r}."
+            )
         super().__init__(**kwargs)
         self.tokenizer = tokenizer
         self.sequence_length = int(sequence_length)
+        self.padding = padding
+        self.pad_to_multiple_of = int(pad_to_multiple_of)
         # Keras would turn inputs into backend tensors, which cannot hold
         # strings under JAX, and would reject Python strings outright.
         self._convert_input_args = False
@@ -134,6 +169,11 @@ class BertPreprocessor(keras.layers.Layer):
             outputs = self._pad(*self._pack(sentences))
             if unbatched:
                 outputs = {key: value[0] for key, value in outputs.items()}
+                if self.padding == "longest":
+                    # A single example keeps its own length; batching it
+                    # with others (bucketed or not) does the padding.
+                    real = tf.reduce_sum(outputs["padding_mask"])
+                    outputs = {key: value[:real] for key, value in outputs.items()}
         if tf.executing_eagerly() and keras.backend.backend() != "tensorflow":
             outputs = {key: value.numpy() for key, value in outputs.items()}
         return outputs
@@ -237,6 +277,14 @@ class BertPreprocessor(keras.layers.Layer):
     def _pad(self, token_ids, segment_ids):
         """Pads ragged packed sequences into the dense model inputs."""
         shape = [None, self.sequence_length]
+        if self.padding == "longest":
+            multiple = self.pad_to_multiple_of
+            longest = tf.reduce_max(tf.concat([token_ids.row_lengths(), [0]], 0))
+            length = tf.minimum(
+                (longest + multiple - 1) // multiple * multiple,
+                self.sequence_length,
+            )
+            shape = tf.stack([token_ids.nrows(), length])
         return {
             "token_ids": token_ids.to_tensor(
                 self.tokenizer.pad_token_id, shape=shape
@@ -253,6 +301,8 @@ class BertPreprocessor(keras.layers.Layer):
                     self.tokenizer
                 ),
                 "sequence_length": self.sequence_length,
+                "padding": self.padding,
+                "pad_to_multiple_of": self.pad_to_multiple_of,
             }
         )
         return config

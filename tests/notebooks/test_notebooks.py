@@ -1,14 +1,21 @@
 """Every notebook runs top to bottom against a preset served on 127.0.0.1.
 
-The tagged `parameters` cell is kept as written (it names the preset the
-notebook is about); the mirror fixture makes that name resolve to a tiny
-checkpoint in Google's layout, and the kernel inherits the test's Keras
-backend through the environment.
+The mirror fixture makes the preset name of each notebook resolve to a tiny
+random-weight checkpoint in Google's layout, and the kernel inherits the
+test's Keras backend through the environment (the notebooks only
+`setdefault` it).
+
+Notebooks that need data or that would train for long get their tagged
+`parameters` cell rewritten: the defaults it assigns, with the values of
+`OVERRIDES` in place of some (papermill's injection, without papermill).
 """
 
+import ast
 import pathlib
 
 import pytest
+
+from tests.glue_fixtures import write_mrpc
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -16,25 +23,119 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
 
+def _classify_glue(tmp_path):
+    return {
+        "data_dir": str(write_mrpc(tmp_path / "glue_data" / "MRPC", train_size=96, dev_size=32)),
+        "epochs": 2,
+        "max_train_examples": 64,
+        "batch_size": 16,
+        "learning_rate": 1e-3,
+        "max_seq_length": 32,
+        "output_dir": str(tmp_path / "outputs"),
+    }
+
+
+# Notebook name -> function of tmp_path returning parameter overrides.
+OVERRIDES = {"01_classify_glue.ipynb": _classify_glue}
+
+# Notebook name -> files (globs, relative to tmp_path) it must have written.
+WRITES = {"01_classify_glue.ipynb": ["outputs/mrpc.keras"]}
+
+# Notebook name -> text that some cell's output must contain.
+PRINTS = {"01_classify_glue.ipynb": ["'accuracy':", "'f1':", "saved and reloaded"]}
+
+
+def parameter_cell(notebook):
+    tagged = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1, "a notebook has exactly one cell tagged 'parameters'"
+    assert tagged[0].cell_type == "code"
+    return tagged[0]
+
+
+def default_parameters(source):
+    """The `name = literal` assignments of a parameters cell, in order."""
+    parameters = {}
+    for statement in ast.parse(source).body:
+        assert isinstance(statement, ast.Assign) and len(statement.targets) == 1, (
+            "a parameters cell holds only `name = value` lines"
+        )
+        (target,) = statement.targets
+        assert isinstance(target, ast.Name)
+        parameters[target.id] = ast.literal_eval(statement.value)
+    return parameters
+
+
+def inject_parameters(cell, overrides):
+    """Replaces the cell's source by its defaults with `overrides` applied."""
+    parameters = default_parameters(cell.source)
+    unknown = set(overrides) - set(parameters)
+    assert not unknown, f"not parameters of the notebook: {sorted(unknown)}"
+    parameters.update(overrides)
+    cell.source = "".join(f"{name} = {value!r}\n" for name, value in parameters.items())
+
+
 def test_there_are_notebooks():
     assert NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_is_stripped_with_literal_parameters(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert default_parameters(parameter_cell(notebook).source)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, "outputs are not stored"
+
+
+def test_inject_parameters_keeps_defaults_and_order():
+    cell = nbformat.v4.new_code_cell('a = 1  # one\nb = "x"\nc = None\n')
+    inject_parameters(cell, {"c": 3, "a": 2.5})
+    assert cell.source == "a = 2.5\nb = 'x'\nc = 3\n"
+    with pytest.raises(AssertionError, match="not parameters"):
+        inject_parameters(cell, {"d": 1})
+
+
+def test_mrpc_fixture_reads_back(tmp_path):
+    from bert_keras.data import get_task
+
+    folder = write_mrpc(tmp_path / "MRPC", train_size=20, dev_size=8, test_size=4)
+    header = (folder / "train.tsv").read_text("utf-8").splitlines()[0]
+    assert header == "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String"
+    task = get_task("mrpc")
+    train = task.read_examples(folder, "train")
+    assert len(train) == 20 and len(task.read_examples(folder, "dev")) == 8
+    assert len(task.read_examples(folder, "test")) == 4
+    for example in train:
+        same = ("cat" in example.text_a.split()) == ("cat" in example.text_b.split())
+        assert example.label == str(int(same))
+    assert {example.label for example in train} == {"0", "1"}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_notebook_runs(path, served, tmp_path):
     notebook = nbformat.read(path, as_version=4)
-    tagged = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
-    assert len(tagged) == 1, "a notebook has exactly one cell tagged 'parameters'"
+    cell = parameter_cell(notebook)
+    if path.name in OVERRIDES:
+        inject_parameters(cell, OVERRIDES[path.name](tmp_path))
     client = nbclient.NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()
-    errors = [
+    outputs = [
         output
         for cell in notebook.cells
         if cell.cell_type == "code"
         for output in cell.get("outputs", [])
-        if output.output_type == "error"
     ]
-    assert not errors
+    errors = [output for output in outputs if output.output_type == "error"]
+    assert not errors, "\n".join(f"{e.ename}: {e.evalue}" for e in errors)
+    for pattern in WRITES.get(path.name, []):
+        assert list(tmp_path.glob(pattern)), f"{path.name} did not write {pattern}"
+    printed = "".join(output.text for output in outputs if output.output_type == "stream")
+    for text in PRINTS.get(path.name, []):
+        assert text in printed

@@ -1,0 +1,266 @@
+"""The original BERT optimizer (`optimization.py`) as Keras 3 pieces.
+
+Google's `optimization.create_optimizer` trains with `AdamWeightDecayOptimizer`
+(Adam without bias correction, weight decay added to the update), global-norm
+clipping to 1.0, and a learning rate that warms up linearly and then decays
+linearly to zero. This module reproduces it step for step:
+
+- `BertAdamW`: the optimizer.
+- `WarmupLinearDecay`: the learning rate schedule.
+- `create_optimizer`: both, configured as the original's fine-tuning scripts do.
+
+Everything is written with `keras.ops`, so it runs on the TensorFlow and JAX
+backends, eagerly or compiled inside `model.fit`.
+"""
+
+import re
+
+import keras
+from keras import ops
+
+__all__ = ["BertAdamW", "WarmupLinearDecay", "create_optimizer"]
+
+DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
+
+
+@keras.saving.register_keras_serializable(package="bert_keras")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """The original BERT learning rate: linear warmup, then linear decay to 0.
+
+    For step `k` (counted from 0, before the step's own increment):
+
+    - `learning_rate * k / num_warmup_steps` while `k < num_warmup_steps`,
+    - `learning_rate * (1 - min(k, num_train_steps) / num_train_steps)` after.
+
+    The decay is measured from step 0, not from the end of warmup, so the rate
+    drops from `learning_rate` to `learning_rate * (1 - w / n)` when warmup
+    ends. With warmup, step 0 has rate 0 (Adam's moments still move).
+
+    Args:
+        learning_rate: float. The peak rate (`init_lr` in the original).
+        num_train_steps: int. Steps over which the rate decays to 0; it stays
+            0 afterwards.
+        num_warmup_steps: int. Steps of linear warmup; 0 for none.
+
+    Example:
+    >>> schedule = WarmupLinearDecay(1e-3, num_train_steps=10, num_warmup_steps=2)
+    >>> [round(float(schedule(k)), 6) for k in (0, 1, 2, 5, 10, 12)]
+    [0.0, 0.0005, 0.0008, 0.0005, 0.0, 0.0]
+    """
+
+    def __init__(self, learning_rate, num_train_steps, num_warmup_steps=0):
+        if num_train_steps <= 0:
+            raise ValueError(
+                f"`num_train_steps` must be positive. Received: {num_train_steps}"
+            )
+        if num_warmup_steps < 0:
+            raise ValueError(
+                "`num_warmup_steps` must not be negative. "
+                f"Received: {num_warmup_steps}"
+            )
+        self.learning_rate = float(learning_rate)
+        self.num_train_steps = int(num_train_steps)
+        self.num_warmup_steps = int(num_warmup_steps)
+
+    def __call__(self, step):
+        # float32 like the original, whose global step is cast before dividing;
+        # the operations below follow its order so the rates match bit for bit.
+        step = ops.cast(step, "float32")
+        progress = ops.minimum(step, float(self.num_train_steps)) / float(
+            self.num_train_steps
+        )
+        decayed = ops.multiply(self.learning_rate, 1.0 - progress)
+        if not self.num_warmup_steps:
+            return decayed
+        warmup = ops.multiply(self.learning_rate, step / float(self.num_warmup_steps))
+        return ops.where(step < float(self.num_warmup_steps), warmup, decayed)
+
+    def get_config(self):
+        return {
+            "learning_rate": self.learning_rate,
+            "num_train_steps": self.num_train_steps,
+            "num_warmup_steps": self.num_warmup_steps,
+        }
+
+
+# Hand-written because no library optimizer reproduces the original: Keras's
+# AdamW (and others) bias-correct Adam and apply the decay outside the update.
+@keras.saving.register_keras_serializable(package="bert_keras")
+class BertAdamW(keras.optimizers.Optimizer):
+    """Adam with weight decay exactly as the original BERT's optimizer.
+
+    Per variable, with gradient `g` (after global-norm clipping) and rate `lr`:
+
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g ** 2
+        update = m / (sqrt(v) + epsilon) + weight_decay_rate * variable
+        variable -= lr * update
+
+    There is no bias correction, and the decay term is dropped for variables
+    whose path matches any pattern of `exclude_from_weight_decay`
+    (`re.search` on `variable.path`, e.g.
+    `encoder_block_0/attention_layer_norm/gamma`).
+
+    Args:
+        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`
+            (see `WarmupLinearDecay`). Defaults to `0.001`.
+        weight_decay_rate: float. Decay coefficient added to the update.
+        beta_1: float. Decay of the first moment.
+        beta_2: float. Decay of the second moment.
+        epsilon: float. Added to `sqrt(v)`; the original uses 1e-6.
+        exclude_from_weight_decay: sequence of regular expressions; variables
+            whose path matches one get no weight decay.
+        global_clipnorm: float or None. Clip all gradients together to this
+            global norm, as `tf.clip_by_global_norm`; None turns it off.
+        name: string. Name of the optimizer (prefix of its variables' paths).
+        **kwargs: other `keras.optimizers.Optimizer` arguments (`clipnorm`,
+            `clipvalue` with `global_clipnorm=None`, `use_ema`, ...). Not
+            `weight_decay`: Keras's decoupled decay would decay twice.
+
+    Example:
+    >>> kernel = keras.Variable([[1.0]], name="kernel")
+    >>> optimizer = BertAdamW(learning_rate=0.1)
+    >>> optimizer.apply([keras.ops.zeros((1, 1))], [kernel])
+    >>> round(float(kernel.numpy()[0, 0]), 6)  # only decay moved it: 1 - 0.1 * 0.01
+    0.999
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay_rate=0.01,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-6,
+        exclude_from_weight_decay=DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY,
+        global_clipnorm=1.0,
+        name="bert_adamw",
+        **kwargs,
+    ):
+        if kwargs.pop("weight_decay", None) is not None:
+            raise ValueError(
+                "BertAdamW adds its decay to the update; pass "
+                "`weight_decay_rate`, not `weight_decay`."
+            )
+        super().__init__(
+            learning_rate=learning_rate,
+            global_clipnorm=global_clipnorm,
+            name=name,
+            **kwargs,
+        )
+        self.weight_decay_rate = weight_decay_rate
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self._exclude_patterns = tuple(exclude_from_weight_decay or ())
+        self._excluded_keys = set()
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Exclude more variables from weight decay, before the first step.
+
+        Keras's own method only configures the decoupled decay this optimizer
+        does not use, so it is redirected here: `var_names` are patterns
+        matched against variable paths, added to those given at construction.
+
+        Args:
+            var_list: `keras.Variable`s to exclude.
+            var_names: regular expressions matched against `variable.path`.
+        """
+        if self.built:
+            raise ValueError(
+                "`exclude_from_weight_decay()` must be called before the "
+                "optimizer is built."
+            )
+        self._excluded_keys.update(self._var_key(v) for v in var_list or ())
+        self._exclude_patterns += tuple(var_names or ())
+
+    def _decays(self, variable):
+        if not self.weight_decay_rate:
+            return False
+        if self._var_key(variable) in self._excluded_keys:
+            return False
+        return not any(re.search(p, variable.path) for p in self._exclude_patterns)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        # Named after the original's slots (`<variable>/adam_m`, `/adam_v`).
+        self._m, self._v = self.add_optimizer_variables(var_list, ["adam_m", "adam_v"])
+        # Decided here, where paths are known: under TensorFlow `update_step`
+        # receives the backend variable, which has no Keras path.
+        self._decay_flags = tuple(self._decays(v) for v in var_list)
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype)
+        if hasattr(gradient, "indices"):
+            # Row slices (TensorFlow's gradient of an embedding lookup) become
+            # dense with repeated rows summed, as the original's dense
+            # arithmetic converts them; squaring the slices would differ.
+            gradient = ops.add(ops.zeros_like(variable), gradient)
+        gradient = ops.cast(gradient, dtype)
+        index = self._get_variable_index(variable)
+        m, v = self._m[index], self._v[index]
+        # Same operations in the same order as the original, for equal floats.
+        next_m = ops.add(
+            ops.multiply(self.beta_1, m), ops.multiply(1.0 - self.beta_1, gradient)
+        )
+        next_v = ops.add(
+            ops.multiply(self.beta_2, v),
+            ops.multiply(1.0 - self.beta_2, ops.square(gradient)),
+        )
+        update = ops.divide(next_m, ops.add(ops.sqrt(next_v), self.epsilon))
+        if self._decay_flags[index]:
+            update = ops.add(update, ops.multiply(self.weight_decay_rate, variable))
+        self.assign(m, next_m)
+        self.assign(v, next_v)
+        self.assign_sub(variable, ops.multiply(lr, update))
+
+    def get_config(self):
+        config = super().get_config()
+        # Keras's decoupled decay is always off here; `weight_decay_rate` rules.
+        config.pop("weight_decay", None)
+        config.update(
+            {
+                "weight_decay_rate": self.weight_decay_rate,
+                "beta_1": self.beta_1,
+                "beta_2": self.beta_2,
+                "epsilon": self.epsilon,
+                "exclude_from_weight_decay": list(self._exclude_patterns),
+            }
+        )
+        return config
+
+
+def create_optimizer(
+    learning_rate, num_train_steps, warmup_proportion=0.1, weight_decay_rate=0.01
+):
+    """The optimizer of the original BERT fine-tuning scripts.
+
+    `BertAdamW` (clipping to global norm 1.0) with
+    `WarmupLinearDecay(learning_rate, num_train_steps, num_warmup_steps)`,
+    where `num_warmup_steps = int(num_train_steps * warmup_proportion)` as in
+    the original `run_classifier.py` (the float product is truncated, so e.g.
+    100 steps at 0.29 warm up for 28).
+
+    Args:
+        learning_rate: float. Peak learning rate (the original's `init_lr`).
+        num_train_steps: int. Total optimizer steps of the run.
+        warmup_proportion: float. Fraction of `num_train_steps` to warm up.
+        weight_decay_rate: float. See `BertAdamW`.
+
+    Returns:
+        A `BertAdamW`.
+
+    Example:
+    >>> optimizer = create_optimizer(2e-5, num_train_steps=1000)
+    >>> optimizer.get_config()["learning_rate"]["config"]["num_warmup_steps"]
+    100
+    >>> float(optimizer.learning_rate)  # step 0 of warmup
+    0.0
+    """
+    schedule = WarmupLinearDecay(
+        learning_rate, num_train_steps, int(num_train_steps * warmup_proportion)
+    )
+    return BertAdamW(learning_rate=schedule, weight_decay_rate=weight_decay_rate)
