@@ -95,9 +95,10 @@ class BertTask(keras.Model):
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, validation_data=None,
             sample_weight=None, shuffle=True, steps_per_epoch=None, **kwargs):
-        schedule_steps = steps_per_epoch or _batches_per_epoch(x, batch_size or 32)
+        text_batch_size = batch_size or 32
+        schedule_steps = steps_per_epoch or _batches_per_epoch(x, text_batch_size)
         if self.preprocessor is not None:
-            x = self._text_dataset(x, y, sample_weight, batch_size, shuffle, bucketed=True)
+            x = self._text_dataset(x, y, sample_weight, text_batch_size, shuffle, bucketed=True)
             y = sample_weight = batch_size = None
             shuffle = False
             if steps_per_epoch is None and schedule_steps is not None:
@@ -108,7 +109,7 @@ class BertTask(keras.Model):
             if validation_data is not None:
                 validation_data = self._text_dataset(
                     *keras.utils.unpack_x_y_sample_weight(validation_data),
-                    batch_size=None, shuffle=False, bucketed=False,
+                    batch_size=text_batch_size, shuffle=False, bucketed=False,
                 )
         self._schedule_auto_optimizer(schedule_steps, epochs)
         return super().fit(
