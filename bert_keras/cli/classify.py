@@ -124,14 +124,16 @@ def train(classifier, task, args, output_dir):
 
 
 def evaluate(classifier, task, args, output_dir):
+    import keras
+
     examples = task.read_examples(args.data_dir, "dev", skip_bad_rows=args.skip_bad_rows)
     dataset = task.dataset(args.data_dir, "dev", skip_bad_rows=args.skip_bad_rows)
     outputs = classifier.predict(dataset.map(lambda features, label: features), batch_size=args.batch_size)
     labels = np.array([_label_value(task, example.label) for example in examples])
-    losses = classifier.evaluate(dataset, batch_size=args.batch_size, return_dict=True)
     predictions = outputs[:, 0] if task.is_regression else outputs.argmax(-1)
     results = {f"eval_{name}": float(value) for name, value in task.compute_metrics(labels, predictions).items()}
-    results["eval_loss"] = float(losses["loss"])
+    # The loss from the same outputs, rather than a second pass of the model.
+    results["eval_loss"] = float(keras.ops.convert_to_numpy(classifier.loss(labels, outputs)))
     results["global_step"] = int(classifier.optimizer.iterations.numpy())
     output_dir.mkdir(parents=True, exist_ok=True)
     with open(output_dir / "eval_results.txt", "w", encoding="utf-8") as file:
