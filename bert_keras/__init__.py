@@ -6,6 +6,7 @@ The public API:
 - `bert_keras.preprocessing.BertPreprocessor`
 - `bert_keras.presets` (`list_presets`, `download_preset`, ...)
 - `bert_keras.layers` (the reusable building blocks)
+- `bert_keras.export` (SavedModels on raw text, Hugging Face, keras-hub)
 
 Submodules load on first use, so that `import bert_keras` (and the command
 line) does not pay for TensorFlow before it is needed.
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "data",
     "errors",
+    "export",
     "layers",
     "models",
     "optimizers",

@@ -20,3 +20,7 @@ class CheckpointError(BertKerasError, ValueError):
 
 class DataError(BertKerasError, ValueError):
     """Input data is malformed."""
+
+
+class ExportError(BertKerasError, ValueError):
+    """A model cannot be exported, or not to the place asked."""

@@ -5,6 +5,10 @@ import tensorflow as tf
 
 from bert_keras.errors import DataError
 
+# Imported for its registration: a saved preprocessor's config names its
+# tokenizer class, which Keras must know to load it.
+from bert_keras.tokenizers import bert_tokenizer  # noqa: F401
+
 _PADDINGS = ("max_length", "longest")
 _ACCEPTED_INPUTS = (
     "a string, a list of strings, or a string tensor/array of rank 0 or 1; "
@@ -25,6 +29,9 @@ class BertPreprocessor(keras.layers.Layer):
       then the tokenizer's pad id up to `sequence_length`.
     - `segment_ids`: 0 on `[CLS] A [SEP]`, 1 on `B [SEP]`, 0 on padding.
     - `padding_mask`: 1 on real tokens, 0 on padding.
+
+    As in the original, a second sentence with no tokens (empty, or only
+    spaces) packs like a single sentence, `[CLS] A [SEP]`.
 
     Sequences that do not fit are truncated exactly as in Google's
     `run_classifier.py`: a single sentence keeps its first
@@ -232,12 +239,17 @@ class BertPreprocessor(keras.layers.Layer):
         Returns ragged `token_ids` and `segment_ids`.
         """
         lengths = [ids.row_lengths() for ids in sentences]
+        single = tf.minimum(lengths[0], self.sequence_length - 2)
         if len(sentences) == 1:
-            kept = [tf.minimum(lengths[0], self.sequence_length - 2)]
+            kept = [single]
         else:
             kept = self._truncated_pair_lengths(
                 *lengths, self.sequence_length - 3
             )
+            # As in the original (`if tokens_b:`), a second sentence without
+            # tokens (empty, or only spaces) makes a single-sentence example:
+            # no second `[SEP]`, and the first keeps `sequence_length - 2`.
+            kept = [tf.where(lengths[1] > 0, kept[0], single), kept[1]]
         batch_size = sentences[0].nrows()
         cls = tf.fill([batch_size, 1], self.tokenizer.cls_token_id)
         sep = tf.fill([batch_size, 1], self.tokenizer.sep_token_id)
@@ -249,6 +261,13 @@ class BertPreprocessor(keras.layers.Layer):
             clipped = ids.to_tensor(shape=[None, self.sequence_length])
             ids = tf.RaggedTensor.from_tensor(clipped, lengths=keep)
             piece = tf.concat([ids, sep], axis=1)
+            if segment_id == 1:
+                # The original tests `tokens_b` again after truncation, which
+                # can empty it when `sequence_length` is 4 or less.
+                has_b = tf.cast(keep > 0, keep.dtype)
+                piece = tf.RaggedTensor.from_tensor(
+                    piece.to_tensor(), lengths=keep + has_b
+                )
             token_pieces.append(piece)
             segment_pieces.append(tf.zeros_like(piece) + segment_id)
         return (

@@ -5,7 +5,8 @@ the source tensors it is made of; several sources are concatenated along the
 last axis (Google and Hugging Face store query, key and value separately,
 we keep one fused projection), and `transpose` marks sources stored as
 `[out, in]`. The same rules read a checkpoint (`gather_weights`) and, reversed,
-will write one, so each format's names live in exactly one table.
+write one (`scatter_weights`), so each format's names live in exactly one
+table.
 """
 
 import dataclasses
@@ -94,3 +95,24 @@ def assign_weights(variables, arrays, source_description):
                 "config."
             )
         variable.assign(value)
+
+
+def scatter_weights(rules, arrays):
+    """Splits our arrays into a checkpoint's tensors; the reverse of
+    `gather_weights`.
+
+    Args:
+        rules: the `WeightRule`s of the variables to write.
+        arrays: a dict from our variable path to a numpy array.
+
+    Returns:
+        A dict from checkpoint name to a numpy array: a rule with several
+        sources is split into equal parts along the last axis, and each part
+        is transposed back when the rule says so.
+    """
+    tensors = {}
+    for rule in rules:
+        parts = np.split(np.asarray(arrays[rule.ours]), len(rule.sources), axis=-1)
+        for name, part in zip(rule.sources, parts):
+            tensors[name] = part.T if rule.transpose else part
+    return tensors

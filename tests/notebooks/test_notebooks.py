@@ -35,14 +35,40 @@ def _classify_glue(tmp_path):
     }
 
 
+def _export_and_serve(tmp_path):
+    return {
+        "epochs": 1,
+        "max_train_examples": 64,
+        "max_seq_length": 32,
+        "output_dir": str(tmp_path / "outputs"),
+    }
+
+
 # Notebook name -> function of tmp_path returning parameter overrides.
-OVERRIDES = {"01_classify_glue.ipynb": _classify_glue}
+OVERRIDES = {
+    "01_classify_glue.ipynb": _classify_glue,
+    "05_export_and_serve.ipynb": _export_and_serve,
+}
 
 # Notebook name -> files (globs, relative to tmp_path) it must have written.
-WRITES = {"01_classify_glue.ipynb": ["outputs/mrpc.keras"]}
+WRITES = {
+    "01_classify_glue.ipynb": ["outputs/mrpc.keras"],
+    "05_export_and_serve.ipynb": [
+        "outputs/saved_model/saved_model.pb",
+        "outputs/saved_model/assets/vocab.txt",
+        "outputs/huggingface/model.safetensors",
+        "outputs/keras_hub/task.json",
+    ],
+}
 
 # Notebook name -> text that some cell's output must contain.
-PRINTS = {"01_classify_glue.ipynb": ["'accuracy':", "'f1':", "saved and reloaded"]}
+PRINTS = {
+    "01_classify_glue.ipynb": ["'accuracy':", "'f1':", "saved and reloaded"],
+    "05_export_and_serve.ipynb": [
+        "largest difference from the Keras model",
+        "keras-hub logits match: True",
+    ],
+}
 
 
 def parameter_cell(notebook):

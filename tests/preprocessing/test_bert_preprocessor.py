@@ -37,13 +37,15 @@ def truncate_seq_pair(tokens_a, tokens_b, max_length):
 def reference_pack(ids_a, ids_b, sequence_length):
     """Packing of Google's `convert_single_example`, on token ids."""
     ids_a, ids_b = list(ids_a), None if ids_b is None else list(ids_b)
-    if ids_b is None:
-        ids_a = ids_a[0 : sequence_length - 2]
-    else:
+    # `if tokens_b:` as in the original: a second sentence without tokens
+    # packs like a single sentence.
+    if ids_b:
         truncate_seq_pair(ids_a, ids_b, sequence_length - 3)
+    else:
+        ids_a = ids_a[0 : sequence_length - 2]
     token_ids = [CLS] + ids_a + [SEP]
     segment_ids = [0] * len(token_ids)
-    if ids_b is not None:
+    if ids_b:
         token_ids += ids_b + [SEP]
         segment_ids += [1] * (len(ids_b) + 1)
     padding = sequence_length - len(token_ids)
@@ -128,17 +130,18 @@ def test_sentence_pairs(tokenizer):
             "token_ids": [
                 [2, 5, 8, 13, 3, 5, 12, 13, 3, 0],
                 [2, 15, 16, 17, 3, 18, 19, 3, 0, 0],
-                [2, 5, 12, 3, 3, 0, 0, 0, 0, 0],
+                # An empty second sentence packs like a single one.
+                [2, 5, 12, 3, 0, 0, 0, 0, 0, 0],
             ],
             "segment_ids": [
                 [0, 0, 0, 0, 0, 1, 1, 1, 1, 0],
                 [0, 0, 0, 0, 0, 1, 1, 1, 0, 0],
-                [0, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+                [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
             ],
             "padding_mask": [
                 [1, 1, 1, 1, 1, 1, 1, 1, 1, 0],
                 [1, 1, 1, 1, 1, 1, 1, 1, 0, 0],
-                [1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
+                [1, 1, 1, 1, 0, 0, 0, 0, 0, 0],
             ],
         },
     )

@@ -1,0 +1,117 @@
+"""`bert-keras export`: a saved model or a preset, out of Keras.
+
+Formats: a TensorFlow SavedModel that takes raw text (for TensorFlow
+Serving), a Hugging Face transformers folder, or a keras-hub preset folder.
+
+Example:
+```
+bert-keras export --model runs/mrpc/model.keras --output exported/mrpc
+bert-keras export --preset bert_base_en_uncased --output hf/bert --format huggingface
+```
+"""
+
+import pathlib
+
+from bert_keras.cli.common import positive
+
+FORMATS = ("saved_model", "huggingface", "keras_hub")
+
+
+def add_parser(commands):
+    parser = commands.add_parser(
+        "export",
+        help="export a model as a SavedModel on raw text, or to transformers or keras-hub",
+        description=(
+            "Export a fine-tuned model (a .keras file from `bert-keras classify` "
+            "or `model.save`) or a pretrained preset's backbone."
+        ),
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="a .keras file holding a BertClassifier or BertBackbone")
+    source.add_argument("--preset", help="a preset name or path, exported as a backbone for feature extraction")
+    parser.add_argument("--output", required=True, help="the folder to create")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="saved_model",
+        help="saved_model (default): TensorFlow SavedModel taking raw text; "
+        "huggingface: transformers folder; keras_hub: keras-hub preset folder",
+    )
+    parser.add_argument(
+        "--max-seq-length", type=positive(int, minimum=3),
+        help="longest packed sequence (default: the model's preprocessor, or "
+        "the preset's number of positions)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT folder")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from bert_keras.export.atomic_directory import check_destination
+
+    output = pathlib.Path(args.output)
+    # Refused before any loading, which can take a while for large models.
+    check_destination(output, args.overwrite)
+    model, preprocessor = _load(args)
+    if args.format == "saved_model":
+        from bert_keras.export import export_saved_model
+
+        export_saved_model(model, output, preprocessor=preprocessor, overwrite=args.overwrite)
+        print(
+            f"Exported a SavedModel to {output}; signatures serving_default "
+            "(text_a, text_b), serve_text (text_a) and serve_token_ids."
+        )
+    elif args.format == "huggingface":
+        from bert_keras.export import to_huggingface
+
+        to_huggingface(model, output, tokenizer=preprocessor.tokenizer, overwrite=args.overwrite)
+        print(f"Wrote a Hugging Face transformers folder to {output}.")
+    else:
+        from bert_keras.export import to_keras_hub
+
+        to_keras_hub(
+            model, output, tokenizer=preprocessor.tokenizer,
+            sequence_length=preprocessor.sequence_length, overwrite=args.overwrite,
+        )
+        print(f"Wrote a keras-hub preset to {output}.")
+
+
+def _load(args):
+    """The model to export and the preprocessor that feeds it."""
+    import keras
+
+    import bert_keras.models  # noqa: F401  (registers the classes to load)
+    from bert_keras.errors import ExportError
+    from bert_keras.preprocessing import BertPreprocessor
+
+    if args.preset is not None:
+        from bert_keras.models import BertBackbone
+
+        model = BertBackbone.from_preset(args.preset)
+        preprocessor = BertPreprocessor.from_preset(
+            args.preset, sequence_length=args.max_seq_length or model.max_sequence_length
+        )
+        return model, preprocessor
+    path = pathlib.Path(args.model)
+    if not path.is_file():
+        raise ExportError(
+            f"{path} is not a file; --model takes a .keras file saved by "
+            "`bert-keras classify` or `model.save(...)`."
+        )
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as error:
+        raise ExportError(f"Cannot load {path} as a Keras model: {error}") from error
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None:
+        raise ExportError(
+            f"The model in {path} has no preprocessor, so the export cannot "
+            "take raw text; export with --preset instead, or attach a "
+            "preprocessor before saving."
+        )
+    if args.max_seq_length is not None:
+        preprocessor = BertPreprocessor(
+            preprocessor.tokenizer,
+            sequence_length=args.max_seq_length,
+            padding=preprocessor.padding,
+            pad_to_multiple_of=preprocessor.pad_to_multiple_of,
+        )
+    return model, preprocessor

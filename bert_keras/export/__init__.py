@@ -1,0 +1,29 @@
+"""Taking models out of Keras: SavedModels on raw text, Hugging Face, keras-hub.
+
+- `export_saved_model(model, export_dir)`: a TensorFlow SavedModel whose
+  signatures take raw strings (tokenizer and packing inside), for TensorFlow
+  Serving or `tf.saved_model.load` with only `tensorflow_text` installed.
+- `to_huggingface(model, folder)`: a transformers folder (`config.json`,
+  `model.safetensors`, `vocab.txt`, `tokenizer_config.json`).
+- `to_keras_hub(model, folder)`: a keras-hub preset folder.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "export_saved_model": "bert_keras.export.saved_model",
+    "to_huggingface": "bert_keras.export.huggingface",
+    "to_keras_hub": "bert_keras.export.keras_hub",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'bert_keras.export' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

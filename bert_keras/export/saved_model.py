@@ -1,0 +1,285 @@
+"""TensorFlow SavedModels that take raw text.
+
+The exported module runs our in-graph tokenizer and packing, then the model,
+so a client sends strings and gets predictions back. Loading it needs only
+`tensorflow` and `tensorflow_text` (for the WordPiece op): no Keras, no
+bert_keras. That is what TensorFlow Serving, `tf.saved_model.load` and
+`saved_model_cli` see.
+
+Signatures, for every model:
+
+- `serving_default`: `text_a` and `text_b`, `tf.string` of shape `[batch]`.
+  A row whose `text_b` has no tokens (an empty string) is packed as a single
+  sentence, exactly as the original `run_classifier.py` does.
+- `serve_text`: `text_a` alone.
+- `serve_token_ids`: `token_ids`, `segment_ids` and `padding_mask`, `int32`
+  of shape `[batch, seq]`, for clients that tokenize themselves.
+
+Outputs: a `BertClassifier` gives `logits` and `probabilities` (`float32`,
+`[batch, num_classes]`), or `predictions` (`[batch]`) for regression; a
+`BertBackbone` gives `sequence_output` `[batch, seq, hidden]` and
+`pooled_output` `[batch, hidden]` (`float32`) with the `token_ids` and
+`padding_mask` they belong to. Text is truncated to `max_seq_length` as in
+training, never rejected, and each batch is padded only to its longest row.
+
+The module also carries `vocabulary_file` (the vocabulary as a SavedModel
+asset, `assets/vocab.txt`), `max_seq_length` and `lowercase` (variables), and
+`assets.extra/bert_keras.json` describing the export for people and tools.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import keras
+
+from bert_keras.errors import ExportError
+from bert_keras.export.atomic_directory import atomic_directory, check_destination
+from bert_keras.export.model_parts import split_model
+
+METADATA_FILE = "bert_keras.json"
+
+
+def export_saved_model(model, export_dir, preprocessor=None, overwrite=False):
+    """Writes a SavedModel whose signatures take raw strings.
+
+    Works under every Keras backend: under JAX (or torch) the model is
+    rebuilt in a TensorFlow process from a temporary `.keras` copy, so the
+    export is the same plain TensorFlow graph. The export is written to a
+    temporary folder next to `export_dir` and renamed into place, so a failed
+    export leaves nothing behind and an existing one is only replaced with
+    `overwrite=True`.
+
+    Args:
+        model: a `BertClassifier` (its attached preprocessor is used) or a
+            `BertBackbone` (for feature extraction).
+        export_dir: str or path. The SavedModel folder to create.
+        preprocessor: a `bert_keras.preprocessing.BertPreprocessor`. Needed
+            for a backbone or a task without one; otherwise overrides the
+            task's (e.g. for another `sequence_length`).
+        overwrite: bool. Whether to replace an existing `export_dir`.
+
+    Returns:
+        The export folder, as a `pathlib.Path`.
+
+    Raises:
+        ExportError: the model is not exportable, no preprocessor is known,
+            or `export_dir` exists (without `overwrite`) or cannot be written.
+
+    Example:
+    ```python
+    import tensorflow as tf
+    import tensorflow_text  # registers the WordPiece op the export uses
+    from bert_keras.export import export_saved_model
+    from bert_keras.models import BertClassifier
+
+    classifier = BertClassifier.from_preset("bert_tiny_en_uncased", num_classes=2)
+    export_saved_model(classifier, "exported/sentiment")
+
+    serve = tf.saved_model.load("exported/sentiment").signatures["serve_text"]
+    serve(text_a=tf.constant(["a great film"]))["probabilities"]
+    ```
+    """
+    model, preprocessor = _model_and_preprocessor(model, preprocessor)
+    export_dir = pathlib.Path(export_dir)
+    check_destination(export_dir, overwrite)
+    if keras.backend.backend() != "tensorflow":
+        _export_in_tensorflow_process(model, preprocessor, export_dir, overwrite)
+    else:
+        with atomic_directory(export_dir, overwrite) as folder:
+            _write(model, preprocessor, folder)
+    return export_dir.absolute()
+
+
+def _model_and_preprocessor(model, preprocessor):
+    from bert_keras.preprocessing import BertPreprocessor
+
+    backbone, _ = split_model(model)
+    if preprocessor is None:
+        preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None:
+        raise ExportError(
+            f"The {type(model).__name__} has no preprocessor, and the export "
+            "needs one to take raw text: pass `preprocessor=BertPreprocessor."
+            "from_preset(preset, sequence_length=...)`."
+        )
+    if not isinstance(preprocessor, BertPreprocessor):
+        raise ExportError(
+            "`preprocessor` must be a bert_keras BertPreprocessor; got "
+            f"{type(preprocessor).__name__}."
+        )
+    if preprocessor.sequence_length > backbone.max_sequence_length:
+        raise ExportError(
+            f"The preprocessor packs up to {preprocessor.sequence_length} "
+            f"tokens, but the model has {backbone.max_sequence_length} "
+            "positions; use a preprocessor with a `sequence_length` of at "
+            f"most {backbone.max_sequence_length}."
+        )
+    return model, preprocessor
+
+
+def _write(model, preprocessor, folder):
+    import tensorflow as tf
+
+    from bert_keras.preprocessing import BertPreprocessor
+
+    # Padded to the longest row of each request: the same predictions as
+    # fixed padding (the attention mask hides padding), for less work.
+    serving_preprocessor = BertPreprocessor(
+        preprocessor.tokenizer,
+        sequence_length=preprocessor.sequence_length,
+        padding="longest",
+        pad_to_multiple_of=preprocessor.pad_to_multiple_of,
+    )
+    outputs = _outputs_function(model)
+
+    def from_pair(text_a, text_b):
+        check = tf.debugging.assert_equal(
+            tf.size(text_a),
+            tf.size(text_b),
+            message="text_a and text_b must hold the same number of strings",
+        )
+        with tf.control_dependencies([check]):
+            return outputs(serving_preprocessor((text_a, text_b)))
+
+    def from_text(text_a):
+        return outputs(serving_preprocessor(text_a))
+
+    def from_token_ids(token_ids, segment_ids, padding_mask):
+        return outputs(
+            {
+                "token_ids": token_ids,
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+            }
+        )
+
+    def text(name):
+        return tf.TensorSpec([None], tf.string, name=name)
+
+    def ids(name):
+        return tf.TensorSpec([None, None], tf.int32, name=name)
+
+    module = tf.Module()
+    module.model = model
+    module.preprocessor = serving_preprocessor
+    signatures = {
+        "serving_default": tf.function(
+            from_pair, input_signature=[text("text_a"), text("text_b")], autograph=False
+        ),
+        "serve_text": tf.function(
+            from_text, input_signature=[text("text_a")], autograph=False
+        ),
+        "serve_token_ids": tf.function(
+            from_token_ids,
+            input_signature=[ids("token_ids"), ids("segment_ids"), ids("padding_mask")],
+            autograph=False,
+        ),
+    }
+    for name, function in signatures.items():
+        setattr(module, name, function)
+    module.max_seq_length = tf.Variable(
+        preprocessor.sequence_length, trainable=False, dtype=tf.int32
+    )
+    module.lowercase = tf.Variable(preprocessor.tokenizer.lowercase, trainable=False)
+    with tempfile.TemporaryDirectory() as scratch:
+        vocabulary_path = os.path.join(scratch, "vocab.txt")
+        with open(vocabulary_path, "w", encoding="utf-8") as file:
+            file.writelines(f"{token}\n" for token in preprocessor.tokenizer.get_vocabulary())
+        module.vocabulary_file = tf.saved_model.Asset(vocabulary_path)
+        tf.saved_model.save(module, str(folder), signatures=signatures)
+    extra = folder / "assets.extra"
+    extra.mkdir()
+    (extra / METADATA_FILE).write_text(
+        json.dumps(_metadata(model, preprocessor, signatures), indent=2) + "\n"
+    )
+
+
+def _outputs_function(model):
+    import tensorflow as tf
+
+    from bert_keras.models import BertClassifier
+
+    if isinstance(model, BertClassifier):
+
+        def classifier_outputs(inputs):
+            logits = tf.cast(model(inputs, training=False), tf.float32)
+            if model.num_classes == 1:
+                return {"predictions": logits[:, 0]}
+            return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
+
+        return classifier_outputs
+
+    def backbone_outputs(inputs):
+        outputs = model(inputs, training=False)
+        return {
+            "sequence_output": tf.cast(outputs["sequence_output"], tf.float32),
+            "pooled_output": tf.cast(outputs["pooled_output"], tf.float32),
+            "token_ids": inputs["token_ids"],
+            "padding_mask": inputs["padding_mask"],
+        }
+
+    return backbone_outputs
+
+
+def _metadata(model, preprocessor, signatures):
+    import bert_keras
+
+    backbone = getattr(model, "backbone", model)
+    return {
+        "model": type(model).__name__,
+        "num_classes": getattr(model, "num_classes", None),
+        "max_seq_length": preprocessor.sequence_length,
+        "lowercase": preprocessor.tokenizer.lowercase,
+        "vocabulary_size": preprocessor.tokenizer.vocabulary_size(),
+        "backbone": backbone.get_config(),
+        "signatures": {
+            name: {
+                "inputs": [spec.name for spec in function.input_signature],
+                "outputs": sorted(function.get_concrete_function().structured_outputs),
+            }
+            for name, function in signatures.items()
+        },
+        "bert_keras_version": bert_keras.__version__,
+        "keras_version": keras.__version__,
+    }
+
+
+def _export_in_tensorflow_process(model, preprocessor, export_dir, overwrite):
+    """Exports from a TensorFlow-backend process, via a `.keras` copy."""
+    with tempfile.TemporaryDirectory() as scratch:
+        model_path = os.path.join(scratch, "model.keras")
+        preprocessor_path = os.path.join(scratch, "preprocessor.json")
+        model.save(model_path)
+        with open(preprocessor_path, "w", encoding="utf-8") as file:
+            json.dump(keras.saving.serialize_keras_object(preprocessor), file)
+        command = [
+            sys.executable, "-m", "bert_keras.export.saved_model",
+            model_path, preprocessor_path, str(export_dir),
+        ] + (["--overwrite"] if overwrite else [])
+        environment = dict(os.environ, KERAS_BACKEND="tensorflow")
+        environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        result = subprocess.run(command, env=environment, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ExportError(
+            "Exporting through a TensorFlow process failed; its last "
+            f"messages:\n{result.stderr[-3000:]}"
+        )
+
+
+def _main(argv):
+    """Runs an export handed over by `_export_in_tensorflow_process`."""
+    import bert_keras.models  # noqa: F401  (registers the classes to load)
+
+    model_path, preprocessor_path, export_dir, *flags = argv
+    model = keras.saving.load_model(model_path, compile=False)
+    with open(preprocessor_path, encoding="utf-8") as file:
+        preprocessor = keras.saving.deserialize_keras_object(json.load(file))
+    export_saved_model(model, export_dir, preprocessor, overwrite="--overwrite" in flags)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
