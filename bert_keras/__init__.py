@@ -30,6 +30,7 @@ _SUBMODULES = (
 _EXPORTS = {
     "BertBackbone": "bert_keras.models",
     "BertClassifier": "bert_keras.models",
+    "BertSpanLabeler": "bert_keras.models",
     "BertPreprocessor": "bert_keras.preprocessing",
     "BertTokenizer": "bert_keras.tokenizers",
     "BertKerasError": "bert_keras.errors",

@@ -7,10 +7,17 @@ import sys
 # TensorFlow's start-up log lines would bury the command's own output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bert_keras.cli import classify, demo, export, presets  # noqa: E402
+from bert_keras.cli import classify, demo, export, presets, squad, squad_eval  # noqa: E402
 from bert_keras.errors import BertKerasError  # noqa: E402
 
-COMMANDS = {"demo": demo, "classify": classify, "export": export, "presets": presets}
+COMMANDS = {
+    "demo": demo,
+    "classify": classify,
+    "squad": squad,
+    "squad-eval": squad_eval,
+    "export": export,
+    "presets": presets,
+}
 
 
 def build_parser():

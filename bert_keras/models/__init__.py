@@ -2,6 +2,7 @@
 
 from bert_keras.models.bert_backbone import BertBackbone
 from bert_keras.models.bert_classifier import BertClassifier
+from bert_keras.models.bert_span_labeler import BertSpanLabeler
 from bert_keras.models.bert_task import BertTask
 
-__all__ = ["BertBackbone", "BertClassifier", "BertTask"]
+__all__ = ["BertBackbone", "BertClassifier", "BertSpanLabeler", "BertTask"]

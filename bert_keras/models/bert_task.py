@@ -63,6 +63,8 @@ class BertTask(keras.Model):
             # has the recipe's variables (a schedule holds no learning-rate
             # variable), so a saved model's optimizer state loads into it.
             optimizer = create_optimizer(learning_rate or self.default_learning_rate, 1)
+        if loss == "auto" and "loss_weights" not in kwargs:
+            kwargs["loss_weights"] = self.default_loss_weights()
         super().compile(
             optimizer=optimizer,
             loss=self.default_loss() if loss == "auto" else loss,
@@ -90,6 +92,9 @@ class BertTask(keras.Model):
     def default_loss(self):
         raise NotImplementedError
 
+    def default_loss_weights(self):
+        return None
+
     def default_metrics(self):
         return []
 
@@ -111,6 +116,9 @@ class BertTask(keras.Model):
                     *keras.utils.unpack_x_y_sample_weight(validation_data),
                     batch_size=text_batch_size, shuffle=False, bucketed=False,
                 )
+        if isinstance(x, tf.data.Dataset):
+            # A dataset shuffles itself; Keras would warn that it ignores this.
+            shuffle = False
         self._schedule_auto_optimizer(schedule_steps, epochs)
         return super().fit(
             x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data,

@@ -6,7 +6,16 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("name", ["bert_keras.data.glue", "bert_keras.data.metrics"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bert_keras.data.glue",
+        "bert_keras.data.metrics",
+        "bert_keras.data.squad.evaluation",
+        "bert_keras.data.squad.examples",
+        "bert_keras.data.squad.postprocessing",
+    ],
+)
 def test_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -35,6 +35,21 @@ def _classify_glue(tmp_path):
     }
 
 
+def _squad(tmp_path):
+    from tests.cli.test_squad import write_marked_squad
+
+    return {
+        "train_file": str(write_marked_squad(tmp_path / "train.json", 64, "1.1", seed=0)),
+        "predict_file": str(write_marked_squad(tmp_path / "dev.json", 16, "1.1", seed=1)),
+        "max_seq_length": 32,
+        "doc_stride": 8,
+        "max_query_length": 8,
+        "batch_size": 16,
+        "learning_rate": 1e-3,
+        "output_dir": str(tmp_path / "outputs"),
+    }
+
+
 def _export_and_serve(tmp_path):
     return {
         "epochs": 1,
@@ -47,12 +62,14 @@ def _export_and_serve(tmp_path):
 # Notebook name -> function of tmp_path returning parameter overrides.
 OVERRIDES = {
     "01_classify_glue.ipynb": _classify_glue,
+    "02_squad.ipynb": _squad,
     "05_export_and_serve.ipynb": _export_and_serve,
 }
 
 # Notebook name -> files (globs, relative to tmp_path) it must have written.
 WRITES = {
     "01_classify_glue.ipynb": ["outputs/mrpc.keras"],
+    "02_squad.ipynb": ["outputs/predictions.json", "outputs/nbest_predictions.json"],
     "05_export_and_serve.ipynb": [
         "outputs/saved_model/saved_model.pb",
         "outputs/saved_model/assets/vocab.txt",
@@ -64,6 +81,7 @@ WRITES = {
 # Notebook name -> text that some cell's output must contain.
 PRINTS = {
     "01_classify_glue.ipynb": ["'accuracy':", "'f1':", "saved and reloaded"],
+    "02_squad.ipynb": ['"exact_match":', "answer tokens:"],
     "05_export_and_serve.ipynb": [
         "largest difference from the Keras model",
         "keras-hub logits match: True",

@@ -1,0 +1,222 @@
+"""`bert-keras squad`: the original `run_squad.py`, on Keras 3.
+
+Fine-tunes a `BertSpanLabeler` on a SQuAD 1.1 or 2.0 training file and
+predicts a SQuAD file, with the original's flags, features and result
+files: `predictions.json`, `nbest_predictions.json` and, for SQuAD 2.0,
+`null_odds.json`. When the predicted file has answers, the official metrics
+are printed and written to `eval_results.json`.
+
+Example:
+```
+bert-keras squad --preset bert_base_en_uncased --do-train --do-predict \\
+    --train-file train-v1.1.json --predict-file dev-v1.1.json --output-dir runs/squad
+```
+"""
+
+import json
+import math
+import pathlib
+import warnings
+
+import numpy as np
+
+from bert_keras.cli.common import check_can_write, positive, save_model
+
+MODEL_FILE = "model.keras"
+UNIQUE_ID_START = 1000000000
+
+
+def add_parser(commands):
+    parser = commands.add_parser(
+        "squad",
+        help="fine-tune and predict extractive question answering (run_squad.py)",
+        description=(
+            "Fine-tune a BertSpanLabeler on a SQuAD file and predict another, "
+            "writing the original run_squad.py result files into OUTPUT_DIR."
+        ),
+    )
+    parser.add_argument("--preset", default="bert_base_en_uncased", help="a preset name or path (default: %(default)s)")
+    parser.add_argument("--train-file", help="SQuAD JSON for training, e.g. train-v1.1.json")
+    parser.add_argument("--predict-file", help="SQuAD JSON to predict, e.g. dev-v1.1.json")
+    parser.add_argument("--do-train", action="store_true", help="fine-tune on --train-file")
+    parser.add_argument("--do-predict", action="store_true", help="predict --predict-file")
+    parser.add_argument("--output-dir", required=True, help="where the model, logs and predictions go")
+    parser.add_argument("--max-seq-length", type=positive(int, minimum=8), default=384)
+    parser.add_argument("--doc-stride", type=positive(int), default=128)
+    parser.add_argument("--max-query-length", type=positive(int), default=64)
+    parser.add_argument("--batch-size", type=positive(int), default=32)
+    parser.add_argument("--learning-rate", type=positive(float), default=3e-5)
+    parser.add_argument("--epochs", type=positive(float), default=2.0)
+    parser.add_argument("--warmup-proportion", type=float, default=0.1)
+    parser.add_argument("--n-best-size", type=positive(int), default=20)
+    parser.add_argument("--max-answer-length", type=positive(int), default=30)
+    parser.add_argument("--version-2-with-negative", action="store_true", help="SQuAD 2.0: questions may have no answer")
+    parser.add_argument("--null-score-diff-threshold", type=float, default=0.0, help="SQuAD 2.0: predict no answer above this")
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--overwrite", action="store_true", help="replace a model already trained in OUTPUT_DIR")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    import keras
+
+    from bert_keras.errors import DataError
+    from bert_keras.models import BertSpanLabeler
+    from bert_keras.tokenizers import BertTokenizer
+
+    if not (args.do_train or args.do_predict):
+        raise DataError("Nothing to do: pass --do-train, --do-predict, or both.")
+    for flag, needed, path in (
+        ("--train-file", args.do_train, args.train_file),
+        ("--predict-file", args.do_predict, args.predict_file),
+    ):
+        if needed and not path:
+            raise DataError(f"{flag} is required with --do-{flag.split('-')[2]}.")
+    if args.max_seq_length <= args.max_query_length + 3:
+        raise DataError(
+            f"--max-seq-length {args.max_seq_length} leaves no room for the "
+            f"context after a question of up to --max-query-length "
+            f"{args.max_query_length} tokens and [CLS] [SEP] [SEP]; raise the "
+            "first or lower the second."
+        )
+    keras.utils.set_random_seed(args.seed)
+    output_dir = pathlib.Path(args.output_dir)
+    model_path = output_dir / MODEL_FILE
+    tokenizer = BertTokenizer.from_preset(args.preset)
+    if args.do_train:
+        # Refused before any work, so a long run never ends in a refusal.
+        check_can_write(model_path, args.overwrite)
+        labeler = BertSpanLabeler.from_preset(args.preset)
+        train(labeler, tokenizer, args, output_dir)
+        save_model(labeler, model_path, args.overwrite)
+        print(f"Saved the fine-tuned model to {model_path}.")
+    elif model_path.exists():
+        labeler = keras.models.load_model(model_path)
+    else:
+        raise DataError(
+            f"{model_path} does not exist: train first (--do-train), or point "
+            "--output-dir at the folder of a fine-tuned model."
+        )
+    if args.do_predict:
+        predict(labeler, tokenizer, args, output_dir)
+
+
+def _features(examples, tokenizer, args, is_training):
+    from bert_keras.data.squad import convert_examples_to_features
+
+    return lambda: convert_examples_to_features(
+        examples,
+        tokenizer,
+        max_seq_length=args.max_seq_length,
+        doc_stride=args.doc_stride,
+        max_query_length=args.max_query_length,
+        is_training=is_training,
+        unique_id_start=UNIQUE_ID_START,
+    )
+
+
+def train(labeler, tokenizer, args, output_dir):
+    import keras
+
+    from bert_keras.data.squad import features_dataset, read_squad_examples
+    from bert_keras.optimizers import create_optimizer
+
+    examples = read_squad_examples(
+        args.train_file, is_training=True, version_2_with_negative=args.version_2_with_negative
+    )
+    if examples.skipped:
+        print(f"Skipped {len(examples.skipped)} training question(s) whose answer is not in the context.")
+    # The original shuffles the examples once before making features, and
+    # counts steps in examples, not in the (more numerous) windows.
+    order = np.random.default_rng(args.seed).permutation(len(examples))
+    examples = [examples[i] for i in order]
+    num_train_steps = max(1, int(len(examples) / args.batch_size * args.epochs))
+    steps_per_epoch = min(math.ceil(len(examples) / args.batch_size), num_train_steps)
+    labeler.compile(
+        optimizer=create_optimizer(
+            args.learning_rate, num_train_steps, warmup_proportion=args.warmup_proportion
+        )
+    )
+    dataset = (
+        features_dataset(
+            _features(examples, tokenizer, args, is_training=True),
+            max_seq_length=args.max_seq_length,
+            is_training=True,
+        )
+        .repeat()
+        # The original's shuffle buffer over its feature file.
+        .shuffle(100, seed=args.seed)
+        .batch(args.batch_size, drop_remainder=True)
+        .map(_as_outputs)
+    )
+    print(
+        f"Training on {len(examples)} questions: {num_train_steps} steps of "
+        f"{args.batch_size}, {int(num_train_steps * args.warmup_proportion)} of "
+        "them warming up."
+    )
+    labeler.fit(
+        dataset,
+        epochs=math.ceil(num_train_steps / steps_per_epoch),
+        steps_per_epoch=steps_per_epoch,
+        callbacks=[
+            keras.callbacks.ModelCheckpoint(
+                str(output_dir / "checkpoints" / "epoch_{epoch:03d}.weights.h5"),
+                save_weights_only=True,
+            ),
+            keras.callbacks.TensorBoard(log_dir=str(output_dir / "logs")),
+        ],
+    )
+
+
+def _as_outputs(inputs, labels):
+    """Labels keyed by the model's outputs."""
+    return inputs, {
+        "start_logits": labels["start_positions"],
+        "end_logits": labels["end_positions"],
+    }
+
+
+def predict(labeler, tokenizer, args, output_dir):
+    from bert_keras.data.squad import (
+        RawResult,
+        compute_predictions,
+        evaluate_files,
+        features_dataset,
+        format_evaluation,
+        read_squad_examples,
+        write_predictions,
+    )
+
+    examples = read_squad_examples(
+        args.predict_file, is_training=False, version_2_with_negative=args.version_2_with_negative
+    )
+    features = _features(examples, tokenizer, args, is_training=False)
+    dataset = features_dataset(features, max_seq_length=args.max_seq_length).batch(args.batch_size)
+    with warnings.catch_warnings():
+        # Keras cannot know how many windows the generator makes, and says
+        # so when it ends; ending is expected here.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        outputs = labeler.predict(dataset.map(lambda inputs, unique_id: inputs))
+    # Features are numbered in the order they are made, which is the order
+    # of the outputs.
+    results = [
+        RawResult(UNIQUE_ID_START + index, start, end)
+        for index, (start, end) in enumerate(zip(outputs["start_logits"], outputs["end_logits"]))
+    ]
+    predictions, nbest, null_odds = compute_predictions(
+        examples,
+        features(),
+        results,
+        n_best_size=args.n_best_size,
+        max_answer_length=args.max_answer_length,
+        do_lower_case=tokenizer.lowercase,
+        version_2_with_negative=args.version_2_with_negative,
+        null_score_diff_threshold=args.null_score_diff_threshold,
+    )
+    write_predictions(output_dir, predictions, nbest, null_odds if args.version_2_with_negative else None)
+    print(f"Wrote {len(predictions)} predictions to {output_dir / 'predictions.json'}.")
+    if any(example.answers for example in examples):
+        na_probs = output_dir / "null_odds.json" if args.version_2_with_negative else None
+        results = evaluate_files(args.predict_file, output_dir / "predictions.json", na_probs)
+        (output_dir / "eval_results.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(format_evaluation(results))

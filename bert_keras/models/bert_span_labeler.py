@@ -1,0 +1,132 @@
+import keras
+
+from bert_keras.models.bert_task import BertTask
+
+# Added to the logits of padding positions. Finite, so that the loss and its
+# gradient stay finite, and far below any real logit, so that padding gets
+# exactly zero probability in float32.
+_PADDING_LOGIT = -1e9
+
+
+@keras.saving.register_keras_serializable(package="bert_keras")
+class BertSpanLabeler(BertTask):
+    """Extractive question answering (SQuAD) with BERT.
+
+    The original `run_squad.py` model: a dense layer maps each token of the
+    backbone's sequence output to a start and an end logit. Inputs are the
+    backbone's token-id dict for `[CLS] question [SEP] context window [SEP]`
+    (see `bert_keras.data.squad`); outputs are a dict of `start_logits` and
+    `end_logits`, float32 `[batch, seq]`.
+
+    Padding positions get a logit of -1e9, so they have no probability and
+    the outputs do not depend on how much a batch is padded. (The original
+    left padding logits in the softmax; they carry a negligible share once
+    trained, and removing them makes dynamic padding exact.) Everything else
+    is the original: the question and `[SEP]` tokens keep their logits, and
+    `[CLS]` is where an unanswerable question (SQuAD 2.0), or an answer
+    outside the window, is labelled.
+
+    The default loss is the original's: the cross-entropy of the start
+    position and of the end position, averaged.
+
+    Args:
+        backbone: a `bert_keras.models.BertBackbone`.
+        preprocessor: None; questions and contexts are windowed into
+            features by `bert_keras.data.squad`.
+        **kwargs: other `keras.Model` arguments (`name`).
+
+    Example:
+    ```python
+    import numpy as np
+    from bert_keras.models import BertBackbone, BertSpanLabeler
+
+    backbone = BertBackbone(
+        vocabulary_size=30, num_layers=2, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=32,
+    )
+    labeler = BertSpanLabeler(backbone)
+    features = {
+        "token_ids": np.array([[2, 7, 3, 9, 11, 12, 3, 0]], "int32"),
+        "segment_ids": np.array([[0, 0, 0, 1, 1, 1, 1, 0]], "int32"),
+        "padding_mask": np.array([[1, 1, 1, 1, 1, 1, 1, 0]], "int32"),
+    }
+    labels = {"start_logits": np.array([4]), "end_logits": np.array([5])}
+    labeler.fit(features, labels, epochs=2, verbose=0)
+    labeler.predict(features)["start_logits"].shape  # (1, 8)
+    ```
+
+    Pretrained backbone: `BertSpanLabeler.from_preset("bert_base_en_uncased")`.
+    """
+
+    default_learning_rate = 3e-5
+
+    def __init__(self, backbone, preprocessor=None, **kwargs):
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.span_dense = keras.layers.Dense(
+            2,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            # Logits in float32 keep the loss exact under mixed precision.
+            dtype="float32",
+            name="span_logits",
+        )
+
+        # === Functional Model ===
+        inputs = backbone.input
+        logits = self.span_dense(backbone(inputs)["sequence_output"])
+        padding = 1.0 - keras.ops.cast(inputs["padding_mask"], "float32")
+        logits = logits + (padding * _PADDING_LOGIT)[..., None]
+        outputs = {
+            "start_logits": logits[..., 0],
+            "end_logits": logits[..., 1],
+        }
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        self.compile()
+
+    def default_loss(self):
+        return {
+            "start_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            "end_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        }
+
+    def default_loss_weights(self):
+        # The original's `(start_loss + end_loss) / 2`.
+        return {"start_logits": 0.5, "end_logits": 0.5}
+
+    def default_metrics(self):
+        return {
+            "start_logits": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            "end_logits": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        }
+
+    def get_config(self):
+        return {
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("backbone", "preprocessor"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """A span labeler on a pretrained backbone.
+
+        Args:
+            preset: a preset name, a local Google or Hugging Face folder or
+                zip, or `hf://org/name`; see `BertBackbone.from_preset`.
+            load_weights: bool. False builds the architecture only.
+            **kwargs: other `BertSpanLabeler` arguments (`name`).
+        """
+        from bert_keras.models.bert_backbone import BertBackbone
+
+        backbone = BertBackbone.from_preset(preset, load_weights=load_weights)
+        return cls(backbone, **kwargs)
