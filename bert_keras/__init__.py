@@ -32,6 +32,7 @@ _EXPORTS = {
     "BertClassifier": "bert_keras.models",
     "BertSpanLabeler": "bert_keras.models",
     "BertPreprocessor": "bert_keras.preprocessing",
+    "BertSpanPreprocessor": "bert_keras.preprocessing",
     "BertTokenizer": "bert_keras.tokenizers",
     "BertKerasError": "bert_keras.errors",
     "CheckpointError": "bert_keras.errors",

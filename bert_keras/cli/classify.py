@@ -19,9 +19,7 @@ import pathlib
 
 import numpy as np
 
-from bert_keras.cli.common import check_can_write, positive, save_model, softmax
-
-MODEL_FILE = "model.keras"
+from bert_keras.cli.common import positive, softmax, trained_or_saved_model
 
 
 def add_parser(commands):
@@ -64,23 +62,14 @@ def run(args):
     keras.utils.set_random_seed(args.seed)
     task = get_task(args.task)
     output_dir = pathlib.Path(args.output_dir)
-    model_path = output_dir / MODEL_FILE
-    if args.do_train:
-        # Refused before any work, so a long run never ends in a refusal.
-        check_can_write(model_path, args.overwrite)
-        classifier = BertClassifier.from_preset(
+    classifier = trained_or_saved_model(
+        output_dir,
+        args,
+        build=lambda: BertClassifier.from_preset(
             args.preset, num_classes=task.num_classes, sequence_length=args.max_seq_length
-        )
-        train(classifier, task, args, output_dir)
-        save_model(classifier, model_path, args.overwrite)
-        print(f"Saved the fine-tuned model to {model_path}.")
-    elif model_path.exists():
-        classifier = keras.models.load_model(model_path)
-    else:
-        raise DataError(
-            f"{model_path} does not exist: train first (--do-train), or point "
-            "--output-dir at the folder of a fine-tuned model."
-        )
+        ),
+        train=lambda classifier: train(classifier, task, args, output_dir),
+    )
     if args.do_eval:
         evaluate(classifier, task, args, output_dir)
     if args.do_predict:

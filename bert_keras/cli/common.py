@@ -1,4 +1,5 @@
-"""Helpers shared by the commands: safe saving and argument types."""
+"""Helpers shared by the commands: training or loading, safe saving and
+argument types."""
 
 import argparse
 import os
@@ -6,7 +7,35 @@ import uuid
 
 import numpy as np
 
-from bert_keras.errors import BertKerasError
+from bert_keras.errors import BertKerasError, DataError
+
+MODEL_FILE = "model.keras"
+
+
+def trained_or_saved_model(output_dir, args, build, train):
+    """The model of a command that fine-tunes into `output_dir`.
+
+    With `--do-train`, `build()` makes a fresh model, `train(model)` fits it
+    and it is saved to `output_dir/model.keras`; otherwise the model saved
+    there by an earlier run is loaded.
+    """
+    import keras
+
+    model_path = output_dir / MODEL_FILE
+    if args.do_train:
+        # Refused before any work, so a long run never ends in a refusal.
+        check_can_write(model_path, args.overwrite)
+        model = build()
+        train(model)
+        save_model(model, model_path, args.overwrite)
+        print(f"Saved the fine-tuned model to {model_path}.")
+        return model
+    if model_path.exists():
+        return keras.models.load_model(model_path)
+    raise DataError(
+        f"{model_path} does not exist: train first (--do-train), or point "
+        "--output-dir at the folder of a fine-tuned model."
+    )
 
 
 def save_model(model, path, overwrite):

@@ -27,7 +27,7 @@ def add_parser(commands):
         ),
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="a .keras file holding a BertClassifier or BertBackbone")
+    source.add_argument("--model", help="a .keras file holding a BertClassifier, BertSpanLabeler or BertBackbone")
     source.add_argument("--preset", help="a preset name or path, exported as a backbone for feature extraction")
     parser.add_argument("--output", required=True, help="the folder to create")
     parser.add_argument(
@@ -39,6 +39,10 @@ def add_parser(commands):
         "--max-seq-length", type=positive(int, minimum=3),
         help="longest packed sequence (default: the model's preprocessor, or "
         "the preset's number of positions)",
+    )
+    parser.add_argument(
+        "--null-score-diff-threshold", type=float,
+        help="a SQuAD 2.0 span labeler's threshold for answering \"\" (default: always answer, as SQuAD 1.1)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT folder")
     parser.set_defaults(run=run)
@@ -54,11 +58,14 @@ def run(args):
     if args.format == "saved_model":
         from bert_keras.export import export_saved_model
 
-        export_saved_model(model, output, preprocessor=preprocessor, overwrite=args.overwrite)
-        print(
-            f"Exported a SavedModel to {output}; signatures serving_default "
-            "(text_a, text_b), serve_text (text_a) and serve_token_ids."
+        export_saved_model(
+            model, output, preprocessor=preprocessor, overwrite=args.overwrite,
+            null_score_diff_threshold=args.null_score_diff_threshold,
         )
+        inputs = "(question, context)" if hasattr(preprocessor, "doc_stride") else (
+            "(text_a, text_b), serve_text (text_a)"
+        )
+        print(f"Exported a SavedModel to {output}; signatures serving_default {inputs} and serve_token_ids.")
     elif args.format == "huggingface":
         from bert_keras.export import to_huggingface
 
@@ -108,10 +115,7 @@ def _load(args):
             "preprocessor before saving."
         )
     if args.max_seq_length is not None:
-        preprocessor = BertPreprocessor(
-            preprocessor.tokenizer,
-            sequence_length=args.max_seq_length,
-            padding=preprocessor.padding,
-            pad_to_multiple_of=preprocessor.pad_to_multiple_of,
-        )
+        config = dict(preprocessor.get_config(), sequence_length=args.max_seq_length)
+        config["tokenizer"] = preprocessor.tokenizer
+        preprocessor = type(preprocessor).from_config(config)
     return model, preprocessor

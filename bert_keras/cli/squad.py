@@ -20,9 +20,8 @@ import warnings
 
 import numpy as np
 
-from bert_keras.cli.common import check_can_write, positive, save_model
+from bert_keras.cli.common import positive, trained_or_saved_model
 
-MODEL_FILE = "model.keras"
 UNIQUE_ID_START = 1000000000
 
 
@@ -81,22 +80,19 @@ def run(args):
         )
     keras.utils.set_random_seed(args.seed)
     output_dir = pathlib.Path(args.output_dir)
-    model_path = output_dir / MODEL_FILE
     tokenizer = BertTokenizer.from_preset(args.preset)
-    if args.do_train:
-        # Refused before any work, so a long run never ends in a refusal.
-        check_can_write(model_path, args.overwrite)
-        labeler = BertSpanLabeler.from_preset(args.preset)
-        train(labeler, tokenizer, args, output_dir)
-        save_model(labeler, model_path, args.overwrite)
-        print(f"Saved the fine-tuned model to {model_path}.")
-    elif model_path.exists():
-        labeler = keras.models.load_model(model_path)
-    else:
-        raise DataError(
-            f"{model_path} does not exist: train first (--do-train), or point "
-            "--output-dir at the folder of a fine-tuned model."
-        )
+    labeler = trained_or_saved_model(
+        output_dir,
+        args,
+        # The saved model answers raw questions with the same windows.
+        build=lambda: BertSpanLabeler.from_preset(
+            args.preset,
+            sequence_length=args.max_seq_length,
+            doc_stride=args.doc_stride,
+            max_query_length=args.max_query_length,
+        ),
+        train=lambda labeler: train(labeler, tokenizer, args, output_dir),
+    )
     if args.do_predict:
         predict(labeler, tokenizer, args, output_dir)
 

@@ -43,7 +43,9 @@ from bert_keras.export.model_parts import split_model
 METADATA_FILE = "bert_keras.json"
 
 
-def export_saved_model(model, export_dir, preprocessor=None, overwrite=False):
+def export_saved_model(
+    model, export_dir, preprocessor=None, overwrite=False, null_score_diff_threshold=None
+):
     """Writes a SavedModel whose signatures take raw strings.
 
     Works under every Keras backend: under JAX (or torch) the model is
@@ -54,13 +56,18 @@ def export_saved_model(model, export_dir, preprocessor=None, overwrite=False):
     `overwrite=True`.
 
     Args:
-        model: a `BertClassifier` (its attached preprocessor is used) or a
-            `BertBackbone` (for feature extraction).
+        model: a `BertClassifier` or a `BertSpanLabeler` (their attached
+            preprocessor is used), or a `BertBackbone` (for feature
+            extraction).
         export_dir: str or path. The SavedModel folder to create.
-        preprocessor: a `bert_keras.preprocessing.BertPreprocessor`. Needed
-            for a backbone or a task without one; otherwise overrides the
-            task's (e.g. for another `sequence_length`).
+        preprocessor: a `bert_keras.preprocessing.BertPreprocessor` (a
+            `BertSpanPreprocessor` for a span labeler). Needed for a
+            backbone or a task without one; otherwise overrides the task's
+            (e.g. for another `sequence_length`).
         overwrite: bool. Whether to replace an existing `export_dir`.
+        null_score_diff_threshold: span labeler only. None for SQuAD 1.1
+            (always answer); a float for SQuAD 2.0: answer "" when the null
+            score beats the best span by more than this.
 
     Returns:
         The export folder, as a `pathlib.Path`.
@@ -87,29 +94,35 @@ def export_saved_model(model, export_dir, preprocessor=None, overwrite=False):
     export_dir = pathlib.Path(export_dir)
     check_destination(export_dir, overwrite)
     if keras.backend.backend() != "tensorflow":
-        _export_in_tensorflow_process(model, preprocessor, export_dir, overwrite)
+        _export_in_tensorflow_process(
+            model, preprocessor, export_dir, overwrite, null_score_diff_threshold
+        )
     else:
         with atomic_directory(export_dir, overwrite) as folder:
-            _write(model, preprocessor, folder)
+            _write(model, preprocessor, folder, null_score_diff_threshold)
     return export_dir.absolute()
 
 
 def _model_and_preprocessor(model, preprocessor):
-    from bert_keras.preprocessing import BertPreprocessor
+    from bert_keras.models import BertSpanLabeler
+    from bert_keras.preprocessing import BertPreprocessor, BertSpanPreprocessor
 
-    backbone, _ = split_model(model)
+    if isinstance(model, BertSpanLabeler):
+        backbone, kind = model.backbone, BertSpanPreprocessor
+    else:
+        (backbone, _), kind = split_model(model), BertPreprocessor
     if preprocessor is None:
         preprocessor = getattr(model, "preprocessor", None)
     if preprocessor is None:
         raise ExportError(
             f"The {type(model).__name__} has no preprocessor, and the export "
-            "needs one to take raw text: pass `preprocessor=BertPreprocessor."
+            f"needs one to take raw text: pass `preprocessor={kind.__name__}."
             "from_preset(preset, sequence_length=...)`."
         )
-    if not isinstance(preprocessor, BertPreprocessor):
+    if not isinstance(preprocessor, kind):
         raise ExportError(
-            "`preprocessor` must be a bert_keras BertPreprocessor; got "
-            f"{type(preprocessor).__name__}."
+            f"A {type(model).__name__} exports with a bert_keras "
+            f"{kind.__name__}; got {type(preprocessor).__name__}."
         )
     if preprocessor.sequence_length > backbone.max_sequence_length:
         raise ExportError(
@@ -121,10 +134,16 @@ def _model_and_preprocessor(model, preprocessor):
     return model, preprocessor
 
 
-def _write(model, preprocessor, folder):
+def _write(model, preprocessor, folder, null_score_diff_threshold):
     import tensorflow as tf
 
+    from bert_keras.models import BertSpanLabeler
     from bert_keras.preprocessing import BertPreprocessor
+
+    if isinstance(model, BertSpanLabeler):
+        signatures = _span_signatures(model, preprocessor, null_score_diff_threshold)
+        _save(model, preprocessor, preprocessor, signatures, folder)
+        return
 
     # Padded to the longest row of each request: the same predictions as
     # fixed padding (the attention mask hides padding), for less work.
@@ -163,9 +182,6 @@ def _write(model, preprocessor, folder):
     def ids(name):
         return tf.TensorSpec([None, None], tf.int32, name=name)
 
-    module = tf.Module()
-    module.model = model
-    module.preprocessor = serving_preprocessor
     signatures = {
         "serving_default": tf.function(
             from_pair, input_signature=[text("text_a"), text("text_b")], autograph=False
@@ -179,6 +195,66 @@ def _write(model, preprocessor, folder):
             autograph=False,
         ),
     }
+    _save(model, preprocessor, serving_preprocessor, signatures, folder)
+
+
+def _span_signatures(model, preprocessor, threshold):
+    """Question and context in; windows, logits and the best answer out."""
+    import tensorflow as tf
+
+    def from_text(question, context):
+        check = tf.debugging.assert_equal(
+            tf.size(question),
+            tf.size(context),
+            message="question and context must hold the same number of strings",
+        )
+        with tf.control_dependencies([check]):
+            inputs, windows = preprocessor((question, context))
+        logits = model(inputs, training=False)
+        start_logits = tf.cast(logits["start_logits"], tf.float32)
+        end_logits = tf.cast(logits["end_logits"], tf.float32)
+        outputs = preprocessor.decode(windows, start_logits, end_logits, context, threshold)
+        # Logits per question, `[batch, windows, seq]`: one batch dimension
+        # for every output, as TensorFlow Serving's row format wants.
+        rows = tf.cast(windows["example_index"], tf.int64)
+        for name, value in (("start_logits", start_logits), ("end_logits", end_logits)):
+            per_question = tf.RaggedTensor.from_value_rowids(
+                value, rows, nrows=tf.size(question, out_type=tf.int64)
+            )
+            outputs[name] = per_question.to_tensor(-1e9)
+        return outputs
+
+    def from_token_ids(token_ids, segment_ids, padding_mask):
+        logits = model(
+            {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            training=False,
+        )
+        return {name: tf.cast(value, tf.float32) for name, value in logits.items()}
+
+    def text(name):
+        return tf.TensorSpec([None], tf.string, name=name)
+
+    def ids(name):
+        return tf.TensorSpec([None, None], tf.int32, name=name)
+
+    return {
+        "serving_default": tf.function(
+            from_text, input_signature=[text("question"), text("context")], autograph=False
+        ),
+        "serve_token_ids": tf.function(
+            from_token_ids,
+            input_signature=[ids("token_ids"), ids("segment_ids"), ids("padding_mask")],
+            autograph=False,
+        ),
+    }
+
+
+def _save(model, preprocessor, serving_preprocessor, signatures, folder):
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.model = model
+    module.preprocessor = serving_preprocessor
     for name, function in signatures.items():
         setattr(module, name, function)
     module.max_seq_length = tf.Variable(
@@ -229,9 +305,15 @@ def _metadata(model, preprocessor, signatures):
     import bert_keras
 
     backbone = getattr(model, "backbone", model)
+    span_settings = {
+        name: getattr(preprocessor, name)
+        for name in ("doc_stride", "max_query_length", "n_best_size", "max_answer_length")
+        if hasattr(preprocessor, name)
+    }
     return {
         "model": type(model).__name__,
         "num_classes": getattr(model, "num_classes", None),
+        **span_settings,
         "max_seq_length": preprocessor.sequence_length,
         "lowercase": preprocessor.tokenizer.lowercase,
         "vocabulary_size": preprocessor.tokenizer.vocabulary_size(),
@@ -248,7 +330,7 @@ def _metadata(model, preprocessor, signatures):
     }
 
 
-def _export_in_tensorflow_process(model, preprocessor, export_dir, overwrite):
+def _export_in_tensorflow_process(model, preprocessor, export_dir, overwrite, threshold):
     """Exports from a TensorFlow-backend process, via a `.keras` copy."""
     with tempfile.TemporaryDirectory() as scratch:
         model_path = os.path.join(scratch, "model.keras")
@@ -260,6 +342,8 @@ def _export_in_tensorflow_process(model, preprocessor, export_dir, overwrite):
             sys.executable, "-m", "bert_keras.export.saved_model",
             model_path, preprocessor_path, str(export_dir),
         ] + (["--overwrite"] if overwrite else [])
+        if threshold is not None:
+            command += ["--null-score-diff-threshold", repr(float(threshold))]
         environment = dict(os.environ, KERAS_BACKEND="tensorflow")
         environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         result = subprocess.run(command, env=environment, capture_output=True, text=True)
@@ -278,7 +362,13 @@ def _main(argv):
     model = keras.saving.load_model(model_path, compile=False)
     with open(preprocessor_path, encoding="utf-8") as file:
         preprocessor = keras.saving.deserialize_keras_object(json.load(file))
-    export_saved_model(model, export_dir, preprocessor, overwrite="--overwrite" in flags)
+    threshold = None
+    if "--null-score-diff-threshold" in flags:
+        threshold = float(flags[flags.index("--null-score-diff-threshold") + 1])
+    export_saved_model(
+        model, export_dir, preprocessor, overwrite="--overwrite" in flags,
+        null_score_diff_threshold=threshold,
+    )
 
 
 if __name__ == "__main__":

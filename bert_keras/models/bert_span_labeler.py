@@ -1,6 +1,8 @@
 import keras
+import numpy as np
 
-from bert_keras.models.bert_task import BertTask
+from bert_keras.errors import DataError
+from bert_keras.models.bert_task import BertTask, holds_text
 
 # Added to the logits of padding positions. Finite, so that the loss and its
 # gradient stay finite, and far below any real logit, so that padding gets
@@ -29,10 +31,19 @@ class BertSpanLabeler(BertTask):
     The default loss is the original's: the cross-entropy of the start
     position and of the end position, averaged.
 
+    With a `BertSpanPreprocessor` attached (the default of `from_preset`),
+    `predict((questions, contexts))` takes raw text: each context is cut
+    into the original's windows in the graph, and the result is each
+    question's best answer (`answer`, its code point offsets `answer_start`
+    and `answer_end` in the context, `score`, `null_score_diff`; see
+    `BertSpanPreprocessor.decode`). Training takes the features of
+    `bert_keras.data.squad`, as token-id dicts with `start_logits` and
+    `end_logits` labels.
+
     Args:
         backbone: a `bert_keras.models.BertBackbone`.
-        preprocessor: None; questions and contexts are windowed into
-            features by `bert_keras.data.squad`.
+        preprocessor: a `bert_keras.preprocessing.BertSpanPreprocessor`, or
+            None.
         **kwargs: other `keras.Model` arguments (`name`).
 
     Example:
@@ -55,7 +66,12 @@ class BertSpanLabeler(BertTask):
     labeler.predict(features)["start_logits"].shape  # (1, 8)
     ```
 
-    Pretrained backbone: `BertSpanLabeler.from_preset("bert_base_en_uncased")`.
+    Pretrained backbone, raw text:
+    ```python
+    labeler = BertSpanLabeler.from_preset("bert_base_en_uncased")
+    # ... fine-tune on SQuAD features, then:
+    labeler.predict((["Who sat on the mat?"], ["The cat sat on the mat."]))["answer"]
+    ```
     """
 
     default_learning_rate = 3e-5
@@ -84,6 +100,66 @@ class BertSpanLabeler(BertTask):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         self.compile()
+
+    def predict(self, x, batch_size=None, null_score_diff_threshold=None, **kwargs):
+        """Logits of features, or answers to raw `(questions, contexts)`.
+
+        Args:
+            x: token-id features (a dict of arrays or a `tf.data.Dataset`),
+                or, with a preprocessor attached, a pair of lists of
+                questions and contexts.
+            batch_size: int. Features per batch, or questions per batch for
+                raw text (default 32).
+            null_score_diff_threshold: for raw text, None for SQuAD 1.1
+                (always answer); a float for SQuAD 2.0 (answer "" when the
+                null score beats the best span by more than this).
+            **kwargs: other `keras.Model.predict` arguments.
+
+        Returns:
+            For features, `{"start_logits", "end_logits"}`; for raw text, a
+            dict of arrays with one entry per question: `answer`,
+            `answer_start`, `answer_end`, `score`, `null_score_diff`.
+        """
+        if self.preprocessor is None or not holds_text(x):
+            return super().predict(x, batch_size=batch_size, **kwargs)
+        if not (isinstance(x, (tuple, list)) and len(x) == 2):
+            raise DataError(
+                "Raw text for a BertSpanLabeler is a pair `(questions, "
+                "contexts)` of lists of strings, one context per question."
+            )
+        questions, contexts = (np.asarray(part, dtype=object).reshape(-1) for part in x)
+        batch_size = batch_size or 32
+        results = []
+        for begin in range(0, len(questions), batch_size):
+            pair = (
+                list(questions[begin : begin + batch_size]),
+                list(contexts[begin : begin + batch_size]),
+            )
+            inputs, windows = self.preprocessor(pair)
+            logits = self.predict_on_batch(inputs)
+            results.append(
+                self.preprocessor.decode(
+                    windows,
+                    keras.ops.convert_to_numpy(logits["start_logits"]),
+                    keras.ops.convert_to_numpy(logits["end_logits"]),
+                    pair[1],
+                    null_score_diff_threshold,
+                )
+            )
+        answers = {
+            key: np.concatenate([np.asarray(result[key]) for result in results])
+            for key in ("answer", "answer_start", "answer_end", "score", "null_score_diff")
+        }
+        answers["answer"] = np.array([text.decode("utf-8") for text in answers["answer"]], dtype=object)
+        return answers
+
+    def _text_dataset(self, x, *args, **kwargs):
+        raise DataError(
+            "BertSpanLabeler trains and evaluates on SQuAD features: token-id "
+            "dicts with `start_logits` and `end_logits` labels, e.g. from "
+            "`bert_keras.data.squad.features_dataset`; raw text goes to "
+            "`predict` only."
+        )
 
     def default_loss(self):
         return {
@@ -117,16 +193,34 @@ class BertSpanLabeler(BertTask):
         return cls(**config)
 
     @classmethod
-    def from_preset(cls, preset, load_weights=True, **kwargs):
-        """A span labeler on a pretrained backbone.
+    def from_preset(
+        cls,
+        preset,
+        sequence_length=384,
+        doc_stride=128,
+        max_query_length=64,
+        load_weights=True,
+        **kwargs,
+    ):
+        """A span labeler on a pretrained backbone, with the preset's tokenizer.
 
         Args:
             preset: a preset name, a local Google or Hugging Face folder or
                 zip, or `hf://org/name`; see `BertBackbone.from_preset`.
+            sequence_length, doc_stride, max_query_length: the windows of
+                raw-text `predict` (the original's defaults).
             load_weights: bool. False builds the architecture only.
             **kwargs: other `BertSpanLabeler` arguments (`name`).
         """
         from bert_keras.models.bert_backbone import BertBackbone
+        from bert_keras.preprocessing.bert_span_preprocessor import BertSpanPreprocessor
 
         backbone = BertBackbone.from_preset(preset, load_weights=load_weights)
-        return cls(backbone, **kwargs)
+        preprocessor = BertSpanPreprocessor.from_preset(
+            preset,
+            sequence_length=sequence_length,
+            doc_stride=doc_stride,
+            max_query_length=max_query_length,
+        )
+        return cls(backbone, preprocessor=preprocessor, **kwargs)
+

@@ -1,6 +1,7 @@
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from bert_keras.preprocessing.bucketing import bucketed_batches
@@ -102,7 +103,7 @@ class BertTask(keras.Model):
             sample_weight=None, shuffle=True, steps_per_epoch=None, **kwargs):
         text_batch_size = batch_size or 32
         schedule_steps = steps_per_epoch or _batches_per_epoch(x, text_batch_size)
-        if self.preprocessor is not None:
+        if self.preprocessor is not None and holds_text(x):
             x = self._text_dataset(x, y, sample_weight, text_batch_size, shuffle, bucketed=True)
             y = sample_weight = batch_size = None
             shuffle = False
@@ -127,13 +128,13 @@ class BertTask(keras.Model):
         )
 
     def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
-        if self.preprocessor is not None:
+        if self.preprocessor is not None and holds_text(x):
             x = self._text_dataset(x, y, sample_weight, batch_size, False, bucketed=False)
             y = sample_weight = batch_size = None
         return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
-        if self.preprocessor is not None:
+        if self.preprocessor is not None and holds_text(x):
             x = self._text_dataset(x, None, None, batch_size, False, bucketed=False)
             batch_size = None
         return super().predict(x, batch_size=batch_size, **kwargs)
@@ -196,6 +197,25 @@ class BertTask(keras.Model):
                 bucket_width=preprocessor.pad_to_multiple_of,
             )
         return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def holds_text(x):
+    """Whether `x` (data for `fit`, `evaluate` or `predict`) is raw text."""
+    if isinstance(x, tf.data.Dataset):
+        return any(spec.dtype == tf.string for spec in tf.nest.flatten(x.element_spec))
+    for leaf in tf.nest.flatten(x):
+        if isinstance(leaf, (str, bytes)):
+            return True
+        if isinstance(leaf, tf.Tensor):
+            if leaf.dtype == tf.string:
+                return True
+            continue
+        array = np.asarray(leaf) if isinstance(leaf, (list, np.ndarray)) else None
+        if array is not None and array.size and (
+            array.dtype.kind in "SU" or isinstance(array.flat[0], (str, bytes))
+        ):
+            return True
+    return False
 
 
 def _features_first(*element):

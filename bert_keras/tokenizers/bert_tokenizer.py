@@ -27,6 +27,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from bert_keras.unicode_ranges import is_cjk
+
 _MAX_CODEPOINT = 0x10FFFF
 _BMP_END = 0x10000
 # The original replaces longer words by the unknown token without trying to
@@ -74,16 +76,6 @@ _DIRECT_ALONE = 1 << 22
 
 _CAPITAL_SIGMA = 0x3A3
 _FINAL_SIGMA = 0x3C2
-_CJK_RANGES = (
-    (0x4E00, 0x9FFF),
-    (0x3400, 0x4DBF),
-    (0x20000, 0x2A6DF),
-    (0x2A700, 0x2B73F),
-    (0x2B740, 0x2B81F),
-    (0x2B820, 0x2CEAF),
-    (0xF900, 0xFAFF),
-    (0x2F800, 0x2FA1F),
-)
 
 
 def _is_punctuation(char, category):
@@ -140,7 +132,7 @@ def _unicode_tables():
             # Only Cc and Cf: unassigned, private-use and surrogate code
             # points survive the original's cleaning.
             value |= _DROP
-        if any(lo <= cp <= hi for lo, hi in _CJK_RANGES):
+        if is_cjk(cp):
             value |= _CJK
         if char.isspace():
             value |= _SPLITS_WORDS

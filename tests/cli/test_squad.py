@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from bert_keras.cli.main import main
 from bert_keras.data.squad import evaluate_files
@@ -70,6 +71,19 @@ def test_squad_v1_learns_and_reports_official_metrics(served, tmp_path, capsys):
     # squad-eval prints what the official script prints for the same files.
     assert main(["squad-eval", str(dev), str(output_dir / "predictions.json")]) == 0
     assert capsys.readouterr().out.strip() == json.dumps(results)
+
+    # The exported model answers raw questions with the same windows and
+    # spans as the Python post-processing.
+    exported = tmp_path / "exported"
+    assert main(["export", "--model", str(output_dir / "model.keras"), "--output", str(exported)]) == 0
+    paragraphs = json.loads(dev.read_text())["data"][0]["paragraphs"]
+    serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
+    served = serve(
+        question=tf.constant([p["qas"][0]["question"] for p in paragraphs]),
+        context=tf.constant([p["context"] for p in paragraphs]),
+    )
+    answers = [answer.decode() for answer in served["answer"].numpy()]
+    assert answers == [predictions[p["qas"][0]["id"]] for p in paragraphs]
 
 
 @pytest.mark.slow

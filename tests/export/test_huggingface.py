@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tests.checkpoints import synthetic_vocabulary
+from tests.export.random_models import VOCABULARY_SIZE, batch, random_backbone
 
 from bert_keras.errors import ExportError
 from bert_keras.export import to_huggingface
@@ -22,26 +23,6 @@ transformers = pytest.importorskip("transformers")
 # room for the backends' own erf and tanh, while a misplaced, transposed or
 # mis-split tensor moves outputs by 1e-2 or more.
 TOLERANCE = 1e-4
-VOCABULARY_SIZE = 40
-
-
-def random_backbone(activation="gelu_approximate", seed=0):
-    """A tiny backbone whose every weight, LayerNorms included, is random."""
-    keras.utils.set_random_seed(seed)
-    backbone = BertBackbone(
-        vocabulary_size=VOCABULARY_SIZE,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=24,
-        activation=activation,
-    )
-    rng = np.random.default_rng(seed)
-    for variable in backbone.weights:
-        noise = rng.normal(0.0, 0.1, variable.shape).astype("float32")
-        variable.assign(keras.ops.convert_to_numpy(variable) + noise)
-    return backbone
 
 
 def random_classifier(num_classes, seed=0, sequence_length=16):
@@ -61,19 +42,6 @@ def tokenizer(lowercase=True):
     # the exported tokenizer_config.json, not be guessed from vocab.txt.
     vocabulary = synthetic_vocabulary(VOCABULARY_SIZE)[:-3] + ["The", "Cat", "##S"]
     return BertTokenizer(vocabulary, lowercase=lowercase)
-
-
-def batch():
-    """A padded batch of sentence pairs, one row without padding."""
-    rng = np.random.default_rng(3)
-    length = 12
-    return {
-        "token_ids": rng.integers(0, VOCABULARY_SIZE, (3, length)).astype("int32"),
-        "segment_ids": (np.arange(length)[None] >= np.array([[5], [3], [2]])).astype("int32"),
-        "padding_mask": (np.arange(length)[None] < np.array([[length], [7], [4]])).astype(
-            "int32"
-        ),
-    }
 
 
 def run_transformers(model, inputs):

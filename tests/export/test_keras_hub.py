@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from tests.checkpoints import synthetic_vocabulary
+from tests.export.random_models import VOCABULARY_SIZE, batch, random_backbone
 
 from bert_keras.errors import ExportError
 from bert_keras.export import to_keras_hub
-from bert_keras.models import BertBackbone, BertClassifier
+from bert_keras.models import BertClassifier
 from bert_keras.preprocessing import BertPreprocessor
 from bert_keras.tokenizers import BertTokenizer
 
@@ -21,43 +22,10 @@ keras_hub = pytest.importorskip("keras_hub")
 # projection): a few 1e-7 on unit-scale outputs. Any misplaced or mis-split
 # tensor moves them by 1e-2 or more.
 TOLERANCE = 1e-5
-VOCABULARY_SIZE = 40
-
-
-def random_backbone(activation="gelu_approximate", seed=0):
-    """A tiny backbone whose every weight, LayerNorms included, is random."""
-    keras.utils.set_random_seed(seed)
-    backbone = BertBackbone(
-        vocabulary_size=VOCABULARY_SIZE,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=24,
-        activation=activation,
-    )
-    rng = np.random.default_rng(seed)
-    for variable in backbone.weights:
-        noise = rng.normal(0.0, 0.1, variable.shape).astype("float32")
-        variable.assign(keras.ops.convert_to_numpy(variable) + noise)
-    return backbone
 
 
 def tokenizer(lowercase=True):
     return BertTokenizer(synthetic_vocabulary(VOCABULARY_SIZE), lowercase=lowercase)
-
-
-def batch():
-    """A padded batch of sentence pairs, one row without padding."""
-    rng = np.random.default_rng(3)
-    length = 12
-    return {
-        "token_ids": rng.integers(0, VOCABULARY_SIZE, (3, length)).astype("int32"),
-        "segment_ids": (np.arange(length)[None] >= np.array([[5], [3], [2]])).astype("int32"),
-        "padding_mask": (np.arange(length)[None] < np.array([[length], [7], [4]])).astype(
-            "int32"
-        ),
-    }
 
 
 def assert_close(ours, theirs):

@@ -278,7 +278,7 @@ def test_a_failure_mid_write_leaves_nothing(classifier, tmp_path, monkeypatch):
     if keras.backend.backend() != "tensorflow":
         pytest.skip("writes in a TensorFlow process under this backend; the TensorFlow run injects the failure")
 
-    def fail_halfway(model, preprocessor, folder):
+    def fail_halfway(model, preprocessor, folder, null_score_diff_threshold):
         (folder / "saved_model.pb").write_bytes(b"half")
         raise OSError("disk full")
 
@@ -338,3 +338,45 @@ def test_keras_file_loads_in_a_fresh_process(classifier, tmp_path):
         classifier.predict((TEXT_A, TEXT_B), verbose=0),
         atol=TOLERANCE,
     )
+
+
+def test_span_labeler_answers_raw_questions(tmp_path):
+    from bert_keras.models import BertSpanLabeler
+    from bert_keras.preprocessing import BertSpanPreprocessor
+
+    keras.utils.set_random_seed(5)
+    backbone = BertBackbone(
+        vocabulary_size=len(VOCABULARY), num_layers=1, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=32,
+    )
+    preprocessor = BertSpanPreprocessor(
+        BertTokenizer(VOCABULARY), sequence_length=20, doc_stride=4, max_query_length=6
+    )
+    labeler = BertSpanLabeler(backbone, preprocessor=preprocessor)
+    questions = ["what was the film ?", "is it good", "中国 ?", "empty"]
+    contexts = ["The film was very good and the plot, not bad. " * 3, "a great movie!", "中国 film", ""]
+    path = export_saved_model(labeler, tmp_path / "span", null_score_diff_threshold=0.5)
+    outputs = run_in_plain_tensorflow(
+        f"""
+        loaded = tf.saved_model.load({str(path)!r})
+        outputs = loaded.signatures["serving_default"](
+            question=tf.constant({questions!r}), context=tf.constant({contexts!r})
+        )
+        result = {{k: v.numpy().tolist() for k, v in outputs.items() if k != "answer"}}
+        result["answer"] = [a.decode("utf-8") for a in outputs["answer"].numpy()]
+        print(json.dumps(result))
+        """
+    )
+    expected = labeler.predict((questions, contexts), null_score_diff_threshold=0.5)
+    assert outputs["answer"] == expected["answer"].tolist()
+    assert outputs["answer"][3] == ""
+    for key in ("answer_start", "answer_end"):
+        assert outputs[key] == expected[key].tolist()
+    for key in ("score", "null_score_diff"):
+        np.testing.assert_allclose(outputs[key], expected[key], atol=TOLERANCE, rtol=1e-6)
+    start_logits = np.asarray(outputs["start_logits"])
+    # `[questions, windows, seq]`: the long context takes several windows,
+    # the empty one a single one.
+    assert start_logits.shape[0] == 4 and start_logits.shape[1] > 2
+    assert np.all(start_logits[3, 1:] == -1e9) and np.any(start_logits[3, 0] > -1e9)
+

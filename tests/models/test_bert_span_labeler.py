@@ -116,8 +116,39 @@ def test_config_lists_the_constructor_arguments():
 @pytest.mark.slow
 def test_from_preset_loads_the_pretrained_backbone(served):
     _, config, _ = served
-    labeler = BertSpanLabeler.from_preset(TINY)
+    labeler = BertSpanLabeler.from_preset(TINY, sequence_length=64, doc_stride=16, max_query_length=16)
     assert labeler.backbone.hidden_dim == config["hidden_size"]
+    assert labeler.preprocessor.sequence_length == 64 and labeler.preprocessor.doc_stride == 16
+    assert labeler.preprocessor.tokenizer.lowercase
     reference = BertBackbone.from_preset(TINY)
     for ours, theirs in zip(labeler.backbone.weights, reference.weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs))
+
+
+def test_raw_text_predict_windows_and_decodes():
+    from bert_keras.errors import DataError
+    from bert_keras.preprocessing import BertSpanPreprocessor
+    from bert_keras.tokenizers import BertTokenizer
+    from tests.checkpoints import synthetic_vocabulary
+
+    vocabulary = synthetic_vocabulary(VOCABULARY_SIZE)
+    preprocessor = BertSpanPreprocessor(
+        BertTokenizer(vocabulary), sequence_length=16, doc_stride=4, max_query_length=4
+    )
+    labeler = make_labeler()
+    labeler.preprocessor = preprocessor
+    questions = ["where is the cat ?", "who sat", "the mat"]
+    contexts = ["the cat sat on the mat . the dog sat on the cat !", "", "a b c"]
+    answers = labeler.predict((questions, contexts), batch_size=2)
+    assert answers["answer"].tolist()[1] == ""
+    # The same as windowing, predicting and decoding by hand.
+    inputs, windows = preprocessor((questions, contexts))
+    logits = labeler.predict(inputs, verbose=0)
+    expected = preprocessor.decode(
+        windows, logits["start_logits"], logits["end_logits"], contexts
+    )
+    assert answers["answer"].tolist() == [a.decode() for a in expected["answer"].numpy()]
+    np.testing.assert_array_equal(answers["answer_start"], expected["answer_start"].numpy())
+    np.testing.assert_allclose(answers["score"], expected["score"].numpy(), atol=1e-5)
+    with pytest.raises(DataError, match="SQuAD features"):
+        labeler.fit((questions, contexts), epochs=1)

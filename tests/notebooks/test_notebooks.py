@@ -69,7 +69,11 @@ OVERRIDES = {
 # Notebook name -> files (globs, relative to tmp_path) it must have written.
 WRITES = {
     "01_classify_glue.ipynb": ["outputs/mrpc.keras"],
-    "02_squad.ipynb": ["outputs/predictions.json", "outputs/nbest_predictions.json"],
+    "02_squad.ipynb": [
+        "outputs/predictions.json",
+        "outputs/nbest_predictions.json",
+        "outputs/saved_model/saved_model.pb",
+    ],
     "05_export_and_serve.ipynb": [
         "outputs/saved_model/saved_model.pb",
         "outputs/saved_model/assets/vocab.txt",
@@ -81,7 +85,7 @@ WRITES = {
 # Notebook name -> text that some cell's output must contain.
 PRINTS = {
     "01_classify_glue.ipynb": ["'accuracy':", "'f1':", "saved and reloaded"],
-    "02_squad.ipynb": ['"exact_match":', "answer tokens:"],
+    "02_squad.ipynb": ['"exact_match":', "answer tokens:", "SavedModel answer:"],
     "05_export_and_serve.ipynb": [
         "largest difference from the Keras model",
         "keras-hub logits match: True",

@@ -59,6 +59,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from bert_keras.errors import DataError
+from bert_keras.unicode_ranges import is_cjk
 
 __all__ = [
     "NO_SPAN_NULL_ODDS",
@@ -507,22 +508,6 @@ def _is_punctuation(char):
     return unicodedata.category(char).startswith("P")
 
 
-_CJK_RANGES = (
-    (0x4E00, 0x9FFF),
-    (0x3400, 0x4DBF),
-    (0x20000, 0x2A6DF),
-    (0x2A700, 0x2B73F),
-    (0x2B740, 0x2B81F),
-    (0x2B820, 0x2CEAF),
-    (0xF900, 0xFAFF),
-    (0x2F800, 0x2FA1F),
-)
-
-
-def _is_cjk(code):
-    return any(low <= code <= high for low, high in _CJK_RANGES)
-
-
 def _split_on_punctuation(word):
     pieces = []
     start_new_piece = True
@@ -547,7 +532,7 @@ def _basic_tokenize(text, do_lower_case):
             continue
         if _is_whitespace(char):
             chars.append(" ")
-        elif _is_cjk(code):
+        elif is_cjk(code):
             chars.append(f" {char} ")
         else:
             chars.append(char)
