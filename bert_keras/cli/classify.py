@@ -19,7 +19,7 @@ import pathlib
 
 import numpy as np
 
-from bert_keras.cli.common import positive, softmax, trained_or_saved_model
+from bert_keras.cli.common import positive, softmax, trained_or_saved_model, training_callbacks
 
 
 def add_parser(commands):
@@ -77,8 +77,6 @@ def run(args):
 
 
 def train(classifier, task, args, output_dir):
-    import keras
-
     from bert_keras.optimizers import create_optimizer
 
     examples = task.read_examples(args.data_dir, "train", skip_bad_rows=args.skip_bad_rows)
@@ -102,13 +100,7 @@ def train(classifier, task, args, output_dir):
         batch_size=args.batch_size,
         epochs=math.ceil(num_train_steps / steps_per_epoch),
         steps_per_epoch=steps_per_epoch,
-        callbacks=[
-            keras.callbacks.ModelCheckpoint(
-                str(output_dir / "checkpoints" / "epoch_{epoch:03d}.weights.h5"),
-                save_weights_only=True,
-            ),
-            keras.callbacks.TensorBoard(log_dir=str(output_dir / "logs")),
-        ],
+        callbacks=training_callbacks(output_dir),
     )
 
 

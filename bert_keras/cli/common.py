@@ -89,3 +89,16 @@ def positive(kind, minimum=None):
         return value
 
     return parse
+
+
+def training_callbacks(output_dir):
+    """A weights checkpoint per epoch and TensorBoard logs, under `output_dir`."""
+    import keras
+
+    return [
+        keras.callbacks.ModelCheckpoint(
+            str(output_dir / "checkpoints" / "epoch_{epoch:03d}.weights.h5"),
+            save_weights_only=True,
+        ),
+        keras.callbacks.TensorBoard(log_dir=str(output_dir / "logs")),
+    ]

@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from bert_keras.cli.common import positive, trained_or_saved_model
+from bert_keras.cli.common import positive, trained_or_saved_model, training_callbacks
 
 UNIQUE_ID_START = 1000000000
 
@@ -112,8 +112,6 @@ def _features(examples, tokenizer, args, is_training):
 
 
 def train(labeler, tokenizer, args, output_dir):
-    import keras
-
     from bert_keras.data.squad import features_dataset, read_squad_examples
     from bert_keras.optimizers import create_optimizer
 
@@ -154,13 +152,7 @@ def train(labeler, tokenizer, args, output_dir):
         dataset,
         epochs=math.ceil(num_train_steps / steps_per_epoch),
         steps_per_epoch=steps_per_epoch,
-        callbacks=[
-            keras.callbacks.ModelCheckpoint(
-                str(output_dir / "checkpoints" / "epoch_{epoch:03d}.weights.h5"),
-                save_weights_only=True,
-            ),
-            keras.callbacks.TensorBoard(log_dir=str(output_dir / "logs")),
-        ],
+        callbacks=training_callbacks(output_dir),
     )
 
 

@@ -79,14 +79,6 @@ class BertClassifier(BertTask):
         }
 
     @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("backbone", "preprocessor"):
-            if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
-    @classmethod
     def from_preset(cls, preset, num_classes, sequence_length=128, load_weights=True, **kwargs):
         """A classifier on a pretrained backbone, with the preset's tokenizer.
 

@@ -185,14 +185,6 @@ class BertSpanLabeler(BertTask):
         }
 
     @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("backbone", "preprocessor"):
-            if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
-    @classmethod
     def from_preset(
         cls,
         preset,

@@ -90,6 +90,15 @@ class BertTask(keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
+    @classmethod
+    def from_config(cls, config):
+        # Task configs hold their backbone and preprocessor serialized.
+        config = dict(config)
+        for key in ("backbone", "preprocessor"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
     def default_loss(self):
         raise NotImplementedError
 
