@@ -16,13 +16,11 @@ bert-keras squad --preset bert_base_en_uncased --do-train --do-predict \\
 import json
 import math
 import pathlib
-import warnings
 
 import numpy as np
 
 from bert_keras.cli.common import positive, trained_or_saved_model, training_callbacks
 
-UNIQUE_ID_START = 1000000000
 
 
 def add_parser(commands):
@@ -107,7 +105,6 @@ def _features(examples, tokenizer, args, is_training):
         doc_stride=args.doc_stride,
         max_query_length=args.max_query_length,
         is_training=is_training,
-        unique_id_start=UNIQUE_ID_START,
     )
 
 
@@ -178,22 +175,17 @@ def predict(labeler, tokenizer, args, output_dir):
     examples = read_squad_examples(
         args.predict_file, is_training=False, version_2_with_negative=args.version_2_with_negative
     )
-    features = _features(examples, tokenizer, args, is_training=False)
+    # Made once: the model reads their ids, the post-processing their maps.
+    features = list(_features(examples, tokenizer, args, is_training=False)())
     dataset = features_dataset(features, max_seq_length=args.max_seq_length).batch(args.batch_size)
-    with warnings.catch_warnings():
-        # Keras cannot know how many windows the generator makes, and says
-        # so when it ends; ending is expected here.
-        warnings.filterwarnings("ignore", message="Your input ran out of data")
-        outputs = labeler.predict(dataset.map(lambda inputs, unique_id: inputs))
-    # Features are numbered in the order they are made, which is the order
-    # of the outputs.
+    outputs = labeler.predict(dataset.map(lambda inputs, unique_id: inputs))
     results = [
-        RawResult(UNIQUE_ID_START + index, start, end)
-        for index, (start, end) in enumerate(zip(outputs["start_logits"], outputs["end_logits"]))
+        RawResult(feature.unique_id, start, end)
+        for feature, start, end in zip(features, outputs["start_logits"], outputs["end_logits"])
     ]
     predictions, nbest, null_odds = compute_predictions(
         examples,
-        features(),
+        features,
         results,
         n_best_size=args.n_best_size,
         max_answer_length=args.max_answer_length,

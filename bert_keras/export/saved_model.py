@@ -156,12 +156,7 @@ def _write(model, preprocessor, folder, null_score_diff_threshold):
     outputs = _outputs_function(model)
 
     def from_pair(text_a, text_b):
-        check = tf.debugging.assert_equal(
-            tf.size(text_a),
-            tf.size(text_b),
-            message="text_a and text_b must hold the same number of strings",
-        )
-        with tf.control_dependencies([check]):
+        with _same_size(text_a, text_b, "text_a and text_b"):
             return outputs(serving_preprocessor((text_a, text_b)))
 
     def from_text(text_a):
@@ -203,12 +198,7 @@ def _span_signatures(model, preprocessor, threshold):
     import tensorflow as tf
 
     def from_text(question, context):
-        check = tf.debugging.assert_equal(
-            tf.size(question),
-            tf.size(context),
-            message="question and context must hold the same number of strings",
-        )
-        with tf.control_dependencies([check]):
+        with _same_size(question, context, "question and context"):
             inputs, windows = preprocessor((question, context))
         logits = model(inputs, training=False)
         start_logits = tf.cast(logits["start_logits"], tf.float32)
@@ -247,6 +237,16 @@ def _span_signatures(model, preprocessor, threshold):
             autograph=False,
         ),
     }
+
+
+def _same_size(first, second, names):
+    """A scope whose ops run only once `first` and `second` have one size."""
+    import tensorflow as tf
+
+    check = tf.debugging.assert_equal(
+        tf.size(first), tf.size(second), message=f"{names} must hold the same number of strings"
+    )
+    return tf.control_dependencies([check])
 
 
 def _save(model, preprocessor, serving_preprocessor, signatures, folder):
