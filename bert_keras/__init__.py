@@ -7,6 +7,8 @@ The public API:
 - `bert_keras.presets` (`list_presets`, `download_preset`, ...)
 - `bert_keras.layers` (the reusable building blocks)
 - `bert_keras.export` (SavedModels on raw text, Hugging Face, keras-hub)
+- `bert_keras.distribute` (`get_strategy`: CPU, GPUs, TPU or many workers,
+  with mixed precision to match)
 
 Submodules load on first use, so that `import bert_keras` (and the command
 line) does not pay for TensorFlow before it is needed.
@@ -18,6 +20,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "data",
+    "distribute",
     "errors",
     "export",
     "layers",

@@ -24,3 +24,7 @@ class DataError(BertKerasError, ValueError):
 
 class ExportError(BertKerasError, ValueError):
     """A model cannot be exported, or not to the place asked."""
+
+
+class DistributionError(BertKerasError, ValueError):
+    """The devices asked for are absent, or the settings do not fit them."""

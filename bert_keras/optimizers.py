@@ -191,6 +191,30 @@ class BertAdamW(keras.optimizers.Optimizer):
         # receives the backend variable, which has no Keras path.
         self._decay_flags = tuple(self._decays(v) for v in var_list)
 
+    def apply(self, grads, trainable_variables=None):
+        # Under a TensorFlow strategy Keras clips each replica's share of the
+        # gradient and sums the shares only for the update; the original
+        # clips the sum. So the shares are summed here, first, and
+        # `_all_reduce_sum_gradients` leaves the sums alone.
+        context = _tensorflow_replica_context()
+        if context is not None:
+            grads = list(grads)
+            present = [g for g in grads if g is not None]
+            summed = iter(context.all_reduce("sum", present) if present else [])
+            grads = [None if g is None else next(summed) for g in grads]
+        return super().apply(grads, trainable_variables)
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        return grads_and_vars
+
+    def _get_current_learning_rate(self):
+        # Keras evaluates a schedule at its count of batches; with gradient
+        # accumulation that runs ahead of the count of updates
+        # (`iterations`), which is what the original's schedule counts.
+        if isinstance(self._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            return self._learning_rate(self.iterations)
+        return super()._get_current_learning_rate()
+
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
@@ -233,8 +257,24 @@ class BertAdamW(keras.optimizers.Optimizer):
         return config
 
 
+def _tensorflow_replica_context():
+    """The replica context of a TensorFlow strategy with several replicas, or None."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
 def create_optimizer(
-    learning_rate, num_train_steps, warmup_proportion=0.1, weight_decay_rate=0.01
+    learning_rate,
+    num_train_steps,
+    warmup_proportion=0.1,
+    weight_decay_rate=0.01,
+    gradient_accumulation_steps=1,
 ):
     """The optimizer of the original BERT fine-tuning scripts.
 
@@ -249,6 +289,11 @@ def create_optimizer(
         num_train_steps: int. Total optimizer steps of the run.
         warmup_proportion: float. Fraction of `num_train_steps` to warm up.
         weight_decay_rate: float. See `BertAdamW`.
+        gradient_accumulation_steps: int. Batches whose gradients are
+            averaged into each update (Keras's optimizer accumulation:
+            average, then clip, then update), so `k` batches of `b` examples
+            make exactly the update of one batch of `k * b`. The schedule
+            counts updates: `num_train_steps` is in updates, not batches.
 
     Returns:
         A `BertAdamW`.
@@ -263,4 +308,15 @@ def create_optimizer(
     schedule = WarmupLinearDecay(
         learning_rate, num_train_steps, int(num_train_steps * warmup_proportion)
     )
-    return BertAdamW(learning_rate=schedule, weight_decay_rate=weight_decay_rate)
+    if gradient_accumulation_steps < 1:
+        raise ValueError(
+            "`gradient_accumulation_steps` must be at least 1. Received: "
+            f"{gradient_accumulation_steps}"
+        )
+    # Keras takes None for "no accumulation", and 2 or more otherwise.
+    accumulation = gradient_accumulation_steps if gradient_accumulation_steps > 1 else None
+    return BertAdamW(
+        learning_rate=schedule,
+        weight_decay_rate=weight_decay_rate,
+        gradient_accumulation_steps=accumulation,
+    )

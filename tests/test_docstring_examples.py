@@ -12,6 +12,8 @@ MODULES = [
     "bert_keras.layers.bert_pooler",
     "bert_keras.layers.masked_lm_head",
     "bert_keras.tokenizers.bert_tokenizer",
+    "bert_keras.distribute",
+    "bert_keras.optimizers",
 ]
 
 

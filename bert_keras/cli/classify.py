@@ -19,7 +19,16 @@ import pathlib
 
 import numpy as np
 
-from bert_keras.cli.common import positive, softmax, trained_or_saved_model, training_callbacks
+from bert_keras.cli.common import (
+    accumulation_note,
+    add_device_arguments,
+    device_strategy,
+    micro_batch_size,
+    positive,
+    softmax,
+    trained_or_saved_model,
+    training_callbacks,
+)
 
 
 def add_parser(commands):
@@ -40,13 +49,17 @@ def add_parser(commands):
     parser.add_argument("--do-eval", action="store_true", help="evaluate on the dev split")
     parser.add_argument("--do-predict", action="store_true", help="predict the test split")
     parser.add_argument("--max-seq-length", type=positive(int, minimum=3), default=128)
-    parser.add_argument("--batch-size", type=positive(int), default=32)
+    parser.add_argument(
+        "--batch-size", type=positive(int), default=32,
+        help="examples per update, over all replicas (default: %(default)s)",
+    )
     parser.add_argument("--learning-rate", type=positive(float), default=2e-5)
     parser.add_argument("--epochs", type=positive(float), default=3.0)
     parser.add_argument("--warmup-proportion", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--skip-bad-rows", action="store_true", help="skip malformed TSV rows (reported) instead of stopping")
     parser.add_argument("--overwrite", action="store_true", help="replace a model already trained in OUTPUT_DIR")
+    add_device_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -62,44 +75,54 @@ def run(args):
     keras.utils.set_random_seed(args.seed)
     task = get_task(args.task)
     output_dir = pathlib.Path(args.output_dir)
-    classifier = trained_or_saved_model(
-        output_dir,
-        args,
-        build=lambda: BertClassifier.from_preset(
-            args.preset, num_classes=task.num_classes, sequence_length=args.max_seq_length
-        ),
-        train=lambda classifier: train(classifier, task, args, output_dir),
-    )
-    if args.do_eval:
-        evaluate(classifier, task, args, output_dir)
-    if args.do_predict:
-        predict(classifier, task, args, output_dir)
+    strategy = device_strategy(args)
+    micro_batch = micro_batch_size(args, strategy)
+    with strategy.scope():
+        classifier = trained_or_saved_model(
+            output_dir,
+            args,
+            build=lambda: BertClassifier.from_preset(
+                args.preset,
+                num_classes=task.num_classes,
+                sequence_length=args.max_seq_length,
+                remat=args.remat,
+            ),
+            train=lambda classifier: train(classifier, task, args, output_dir, micro_batch),
+        )
+        if args.do_eval:
+            evaluate(classifier, task, args, output_dir)
+        if args.do_predict:
+            predict(classifier, task, args, output_dir)
 
 
-def train(classifier, task, args, output_dir):
+def train(classifier, task, args, output_dir, micro_batch):
     from bert_keras.optimizers import create_optimizer
 
     examples = task.read_examples(args.data_dir, "train", skip_bad_rows=args.skip_bad_rows)
-    # The original's count of steps and warmup steps.
+    # The original's count of steps (updates) and warmup steps.
     num_train_steps = max(1, int(len(examples) / args.batch_size * args.epochs))
-    steps_per_epoch = min(math.ceil(len(examples) / args.batch_size), num_train_steps)
+    updates_per_epoch = min(math.ceil(len(examples) / args.batch_size), num_train_steps)
     classifier.compile(
         optimizer=create_optimizer(
-            args.learning_rate, num_train_steps, warmup_proportion=args.warmup_proportion
-        )
+            args.learning_rate,
+            num_train_steps,
+            warmup_proportion=args.warmup_proportion,
+            gradient_accumulation_steps=args.grad_accum_steps,
+        ),
+        steps_per_execution=args.steps_per_execution,
     )
     dataset = task.dataset(args.data_dir, "train", skip_bad_rows=args.skip_bad_rows)
     dataset = dataset.shuffle(len(examples), seed=args.seed).repeat()
     print(
         f"Training on {len(examples)} examples: {num_train_steps} steps of "
-        f"{args.batch_size}, {int(num_train_steps * args.warmup_proportion)} of "
-        "them warming up."
+        f"{args.batch_size}{accumulation_note(args, micro_batch)}, "
+        f"{int(num_train_steps * args.warmup_proportion)} of them warming up."
     )
     classifier.fit(
         dataset,
-        batch_size=args.batch_size,
-        epochs=math.ceil(num_train_steps / steps_per_epoch),
-        steps_per_epoch=steps_per_epoch,
+        batch_size=micro_batch,
+        epochs=math.ceil(num_train_steps / updates_per_epoch),
+        steps_per_epoch=updates_per_epoch * args.grad_accum_steps,
         callbacks=training_callbacks(output_dir),
     )
 
@@ -115,7 +138,7 @@ def evaluate(classifier, task, args, output_dir):
     results = {f"eval_{name}": float(value) for name, value in task.compute_metrics(labels, predictions).items()}
     # The loss from the same outputs, rather than a second pass of the model.
     results["eval_loss"] = float(keras.ops.convert_to_numpy(classifier.loss(labels, outputs)))
-    results["global_step"] = int(classifier.optimizer.iterations.numpy())
+    results["global_step"] = int(keras.ops.convert_to_numpy(classifier.optimizer.iterations))
     output_dir.mkdir(parents=True, exist_ok=True)
     with open(output_dir / "eval_results.txt", "w", encoding="utf-8") as file:
         for key in sorted(results):

@@ -102,3 +102,87 @@ def training_callbacks(output_dir):
         ),
         keras.callbacks.TensorBoard(log_dir=str(output_dir / "logs")),
     ]
+
+
+def add_device_arguments(parser):
+    """The flags that choose devices, precision and memory savings."""
+    from bert_keras.distribute import NAMES, PRECISIONS
+
+    group = parser.add_argument_group("devices, precision and memory")
+    group.add_argument(
+        "--distribution",
+        choices=NAMES,
+        default="auto",
+        help="where to run: auto picks a TPU, several workers (TF_CONFIG), "
+        "all GPUs, one GPU or the CPU, in that order (default: %(default)s)",
+    )
+    group.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto: bfloat16 on TPUs and Ampere or newer GPUs, float16 with "
+        "loss scaling on older GPUs, float32 on CPUs (default: %(default)s)",
+    )
+    group.add_argument(
+        "--grad-accum-steps",
+        type=positive(int),
+        default=1,
+        help="split each --batch-size batch into this many micro-batches and "
+        "average their gradients into one update: the same training in the "
+        "memory of a micro-batch (default: %(default)s)",
+    )
+    group.add_argument(
+        "--remat",
+        action="store_true",
+        help="recompute each encoder block during the backward pass instead "
+        "of keeping its activations: less memory, about a third more compute",
+    )
+    group.add_argument(
+        "--steps-per-execution",
+        type=positive(int),
+        default=1,
+        help="training steps run per call into the compiled function; more "
+        "saves host overhead on fast accelerators (default: %(default)s)",
+    )
+
+
+def device_strategy(args):
+    """The strategy of `--distribution` and `--precision`, announced."""
+    import keras
+
+    from bert_keras import distribute
+
+    strategy = distribute.get_strategy(args.distribution, precision=args.precision)
+    replicas = distribute.num_replicas(strategy)
+    print(
+        f"Running on {replicas} replica{'s' if replicas > 1 else ''} "
+        f"({type(strategy).__name__}) in {keras.config.dtype_policy().name}."
+    )
+    return strategy
+
+
+def micro_batch_size(args, strategy):
+    """Examples per micro-batch: `--batch-size` over `--grad-accum-steps`.
+
+    `--batch-size` counts the examples of one update across all replicas
+    (the original's `train_batch_size`); each micro-batch is split evenly
+    across the replicas.
+    """
+    from bert_keras import distribute
+
+    replicas = distribute.num_replicas(strategy)
+    if args.batch_size % (args.grad_accum_steps * replicas):
+        raise DataError(
+            f"--batch-size {args.batch_size} does not split into "
+            f"--grad-accum-steps {args.grad_accum_steps} micro-batches over "
+            f"{replicas} replica(s); choose a multiple of "
+            f"{args.grad_accum_steps * replicas}."
+        )
+    return args.batch_size // args.grad_accum_steps
+
+
+def accumulation_note(args, micro_batch):
+    """How an update is made up, for the training announcement."""
+    if args.grad_accum_steps == 1:
+        return ""
+    return f" (each {args.grad_accum_steps} micro-batches of {micro_batch})"

@@ -18,7 +18,16 @@ import time
 
 import numpy as np
 
-from bert_keras.cli.common import check_can_write, positive, save_model, softmax
+from bert_keras.cli.common import (
+    accumulation_note,
+    add_device_arguments,
+    check_can_write,
+    device_strategy,
+    micro_batch_size,
+    positive,
+    save_model,
+    softmax,
+)
 
 MODEL_FILE = "sentiment_classifier.keras"
 DEV_FRACTION = 0.2
@@ -63,7 +72,7 @@ def add_parser(commands):
         "--batch-size",
         type=positive(int),
         default=16,
-        help="sentences per training step (default: %(default)s)",
+        help="sentences per update, over all replicas (default: %(default)s)",
     )
     # Google's grid for the compact models is 3e-4 ... 3e-5, and the small
     # ones fare best at its high end; pass 2e-5 to 5e-5 for Base and Large.
@@ -97,6 +106,7 @@ def add_parser(commands):
         action="store_true",
         help=f"replace an existing OUTPUT_DIR/{MODEL_FILE}",
     )
+    add_device_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -110,10 +120,35 @@ def run(args):
     # `bert-keras presets list` should not wait for them.
     import keras
 
+    keras.utils.set_random_seed(args.seed)
+    strategy = device_strategy(args)
+    micro_batch = micro_batch_size(args, strategy)
+    with strategy.scope():
+        dev_accuracy, split_sizes = train_and_reload(args, model_path, micro_batch)
+    train_size, dev_size = split_sizes
+    print(
+        "\nSummary\n"
+        f"  preset:        {args.preset}\n"
+        f"  train / dev:   {train_size} / {dev_size} sentences\n"
+        f"  dev accuracy:  {dev_accuracy:.4f}\n"
+        f"  elapsed:       {time.monotonic() - started:.1f} s\n"
+        f"  model:         {model_path}\n"
+        f"Reload it with keras.models.load_model({str(model_path)!r})."
+    )
+    return 0
+
+
+def train_and_reload(args, model_path, micro_batch):
+    """Fine-tunes, evaluates, saves, reloads and classifies new sentences.
+
+    Returns:
+        `(dev_accuracy, (train_size, dev_size))`.
+    """
+    import keras
+
     from bert_keras.data.sentiment import LABEL_NAMES, load_sentiment_demo
     from bert_keras.models import BertClassifier
 
-    keras.utils.set_random_seed(args.seed)
     sentences, labels = load_sentiment_demo()
     train, dev = split_examples(labels, args.seed, args.max_examples)
     train_sentences, train_labels = [sentences[i] for i in train], labels[train]
@@ -125,17 +160,21 @@ def run(args):
 
     print(f"Loading preset {args.preset}...")
     classifier = BertClassifier.from_preset(
-        args.preset, num_classes=2, sequence_length=args.max_seq_length
+        args.preset, num_classes=2, sequence_length=args.max_seq_length, remat=args.remat
     )
-    classifier.compile(learning_rate=args.learning_rate)
+    classifier.compile(
+        learning_rate=args.learning_rate,
+        gradient_accumulation_steps=args.grad_accum_steps,
+        steps_per_execution=args.steps_per_execution,
+    )
     print(
-        f"Fine-tuning for {args.epochs} epochs, batch size {args.batch_size}, "
-        f"learning rate {args.learning_rate:g}."
+        f"Fine-tuning for {args.epochs} epochs, batch size {args.batch_size}"
+        f"{accumulation_note(args, micro_batch)}, learning rate {args.learning_rate:g}."
     )
     classifier.fit(
         train_sentences,
         train_labels,
-        batch_size=args.batch_size,
+        batch_size=micro_batch,
         epochs=args.epochs,
         validation_data=(dev_sentences, dev_labels),
     )
@@ -156,17 +195,7 @@ def run(args):
     for sentence, row in zip(NEW_SENTENCES, probabilities):
         label = int(row.argmax())
         print(f"  {LABEL_NAMES[label]:<8} {row[label]:.2f}  {sentence}")
-
-    print(
-        "\nSummary\n"
-        f"  preset:        {args.preset}\n"
-        f"  train / dev:   {len(train)} / {len(dev)} sentences\n"
-        f"  dev accuracy:  {dev_accuracy:.4f}\n"
-        f"  elapsed:       {time.monotonic() - started:.1f} s\n"
-        f"  model:         {model_path}\n"
-        f"Reload it with keras.models.load_model({str(model_path)!r})."
-    )
-    return 0
+    return dev_accuracy, (len(train), len(dev))
 
 
 def split_examples(labels, seed, max_examples=None):

@@ -19,9 +19,15 @@ import pathlib
 
 import numpy as np
 
-from bert_keras.cli.common import positive, trained_or_saved_model, training_callbacks
-
-
+from bert_keras.cli.common import (
+    accumulation_note,
+    add_device_arguments,
+    device_strategy,
+    micro_batch_size,
+    positive,
+    trained_or_saved_model,
+    training_callbacks,
+)
 
 def add_parser(commands):
     parser = commands.add_parser(
@@ -41,7 +47,10 @@ def add_parser(commands):
     parser.add_argument("--max-seq-length", type=positive(int, minimum=8), default=384)
     parser.add_argument("--doc-stride", type=positive(int), default=128)
     parser.add_argument("--max-query-length", type=positive(int), default=64)
-    parser.add_argument("--batch-size", type=positive(int), default=32)
+    parser.add_argument(
+        "--batch-size", type=positive(int), default=32,
+        help="examples per update, over all replicas (default: %(default)s)",
+    )
     parser.add_argument("--learning-rate", type=positive(float), default=3e-5)
     parser.add_argument("--epochs", type=positive(float), default=2.0)
     parser.add_argument("--warmup-proportion", type=float, default=0.1)
@@ -51,6 +60,7 @@ def add_parser(commands):
     parser.add_argument("--null-score-diff-threshold", type=float, default=0.0, help="SQuAD 2.0: predict no answer above this")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--overwrite", action="store_true", help="replace a model already trained in OUTPUT_DIR")
+    add_device_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -79,20 +89,24 @@ def run(args):
     keras.utils.set_random_seed(args.seed)
     output_dir = pathlib.Path(args.output_dir)
     tokenizer = BertTokenizer.from_preset(args.preset)
-    labeler = trained_or_saved_model(
-        output_dir,
-        args,
-        # The saved model answers raw questions with the same windows.
-        build=lambda: BertSpanLabeler.from_preset(
-            args.preset,
-            sequence_length=args.max_seq_length,
-            doc_stride=args.doc_stride,
-            max_query_length=args.max_query_length,
-        ),
-        train=lambda labeler: train(labeler, tokenizer, args, output_dir),
-    )
-    if args.do_predict:
-        predict(labeler, tokenizer, args, output_dir)
+    strategy = device_strategy(args)
+    micro_batch = micro_batch_size(args, strategy)
+    with strategy.scope():
+        labeler = trained_or_saved_model(
+            output_dir,
+            args,
+            # The saved model answers raw questions with the same windows.
+            build=lambda: BertSpanLabeler.from_preset(
+                args.preset,
+                sequence_length=args.max_seq_length,
+                doc_stride=args.doc_stride,
+                max_query_length=args.max_query_length,
+                remat=args.remat,
+            ),
+            train=lambda labeler: train(labeler, tokenizer, args, output_dir, micro_batch),
+        )
+        if args.do_predict:
+            predict(labeler, tokenizer, args, output_dir)
 
 
 def _features(examples, tokenizer, args, is_training):
@@ -108,7 +122,7 @@ def _features(examples, tokenizer, args, is_training):
     )
 
 
-def train(labeler, tokenizer, args, output_dir):
+def train(labeler, tokenizer, args, output_dir, micro_batch):
     from bert_keras.data.squad import features_dataset, read_squad_examples
     from bert_keras.optimizers import create_optimizer
 
@@ -122,11 +136,15 @@ def train(labeler, tokenizer, args, output_dir):
     order = np.random.default_rng(args.seed).permutation(len(examples))
     examples = [examples[i] for i in order]
     num_train_steps = max(1, int(len(examples) / args.batch_size * args.epochs))
-    steps_per_epoch = min(math.ceil(len(examples) / args.batch_size), num_train_steps)
+    updates_per_epoch = min(math.ceil(len(examples) / args.batch_size), num_train_steps)
     labeler.compile(
         optimizer=create_optimizer(
-            args.learning_rate, num_train_steps, warmup_proportion=args.warmup_proportion
-        )
+            args.learning_rate,
+            num_train_steps,
+            warmup_proportion=args.warmup_proportion,
+            gradient_accumulation_steps=args.grad_accum_steps,
+        ),
+        steps_per_execution=args.steps_per_execution,
     )
     dataset = (
         features_dataset(
@@ -137,18 +155,18 @@ def train(labeler, tokenizer, args, output_dir):
         .repeat()
         # The original's shuffle buffer over its feature file.
         .shuffle(100, seed=args.seed)
-        .batch(args.batch_size, drop_remainder=True)
+        .batch(micro_batch, drop_remainder=True)
         .map(_as_outputs)
     )
     print(
         f"Training on {len(examples)} questions: {num_train_steps} steps of "
-        f"{args.batch_size}, {int(num_train_steps * args.warmup_proportion)} of "
-        "them warming up."
+        f"{args.batch_size}{accumulation_note(args, micro_batch)}, "
+        f"{int(num_train_steps * args.warmup_proportion)} of them warming up."
     )
     labeler.fit(
         dataset,
-        epochs=math.ceil(num_train_steps / steps_per_epoch),
-        steps_per_epoch=steps_per_epoch,
+        epochs=math.ceil(num_train_steps / updates_per_epoch),
+        steps_per_epoch=updates_per_epoch * args.grad_accum_steps,
         callbacks=training_callbacks(output_dir),
     )
 

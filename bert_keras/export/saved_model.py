@@ -357,6 +357,7 @@ def _export_in_tensorflow_process(model, preprocessor, export_dir, overwrite, th
 def _main(argv):
     """Runs an export handed over by `_export_in_tensorflow_process`."""
     import bert_keras.models  # noqa: F401  (registers the classes to load)
+    import bert_keras.preprocessing  # noqa: F401
 
     model_path, preprocessor_path, export_dir, *flags = argv
     model = keras.saving.load_model(model_path, compile=False)

@@ -1,7 +1,10 @@
+import functools
+
 import keras
 
 from bert_keras.layers.activations import get_activation
 from bert_keras.layers.multi_head_self_attention import MultiHeadSelfAttention
+from bert_keras.layers.seeded_dropout import seeded_dropout
 
 
 @keras.saving.register_keras_serializable(package="bert_keras")
@@ -22,6 +25,8 @@ class BertEncoderBlock(keras.layers.Layer):
         attention_dropout: float. Dropout rate on the attention probabilities.
         layer_norm_epsilon: float. The original uses 1e-12.
         initializer_range: float. Stddev of the truncated normal initializer.
+        remat: bool. Recompute the block during the backward pass instead of
+            keeping its intermediate activations (gradient checkpointing).
         **kwargs: other `keras.layers.Layer` arguments (`name`, `dtype`).
 
     Example:
@@ -40,6 +45,7 @@ class BertEncoderBlock(keras.layers.Layer):
         attention_dropout=0.0,
         layer_norm_epsilon=1e-12,
         initializer_range=0.02,
+        remat=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -50,7 +56,9 @@ class BertEncoderBlock(keras.layers.Layer):
         self.attention_dropout = attention_dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
+        self.remat = remat
         get_activation(activation)
+        self.seed_generator = keras.random.SeedGenerator()
 
     def build(self, input_shape):
         hidden_dim = input_shape[-1]
@@ -65,9 +73,6 @@ class BertEncoderBlock(keras.layers.Layer):
             name="attention",
         )
         self.attention.build(input_shape)
-        self.attention_dropout_layer = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="attention_dropout"
-        )
         self.attention_layer_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon,
             dtype=self.dtype_policy,
@@ -89,9 +94,6 @@ class BertEncoderBlock(keras.layers.Layer):
             name="output",
         )
         self.output_dense.build((*input_shape[:-1], self.intermediate_dim))
-        self.output_dropout_layer = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="output_dropout"
-        )
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon,
             dtype=self.dtype_policy,
@@ -101,12 +103,41 @@ class BertEncoderBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, padding_mask=None, training=None):
-        attended = self.attention(x, padding_mask=padding_mask, training=training)
-        attended = self.attention_dropout_layer(attended, training=training)
+        seed = None
+        if training and (self.dropout > 0 or self.attention_dropout > 0):
+            # One draw per call, outside the recomputed function: all masks
+            # derive from it statelessly, so that a rematerialized block
+            # recomputes the very masks of its forward pass.
+            seed = self.seed_generator.next()
+        # Only tensors are passed to the recomputed function (JAX would
+        # trace a bool into an array, TensorFlow cannot take a None).
+        forward = functools.partial(self._forward, training=training, seed=seed)
+        if padding_mask is None:
+            forward = functools.partial(forward, padding_mask=None)
+            arguments = (x,)
+        else:
+            arguments = (x, padding_mask)
+        if self.remat and training:
+            forward = keras.remat(forward)
+        return forward(*arguments)
+
+    def _forward(self, x, padding_mask, seed, training):
+        attended = self.attention(
+            x,
+            padding_mask=padding_mask,
+            training=training,
+            seed=seed,
+        )
+        attended = self._dropout(attended, seed, 1)
         x = self.attention_layer_norm(x + attended)
         transformed = self.output_dense(self.intermediate_dense(x))
-        transformed = self.output_dropout_layer(transformed, training=training)
+        transformed = self._dropout(transformed, seed, 2)
         return self.output_layer_norm(x + transformed)
+
+    def _dropout(self, x, seed, offset):
+        if seed is None:
+            return x
+        return seeded_dropout(x, self.dropout, seed, offset)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -122,6 +153,7 @@ class BertEncoderBlock(keras.layers.Layer):
                 "attention_dropout": self.attention_dropout,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "initializer_range": self.initializer_range,
+                "remat": self.remat,
             }
         )
         return config

@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from bert_keras.layers.seeded_dropout import seeded_dropout
+
 
 @keras.saving.register_keras_serializable(package="bert_keras")
 class MultiHeadSelfAttention(keras.layers.Layer):
@@ -67,7 +69,14 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         )
         self.built = True
 
-    def call(self, x, padding_mask=None, training=None):
+    def call(self, x, padding_mask=None, training=None, seed=None):
+        """Attends over `x` (`[batch, seq, hidden]`).
+
+        `padding_mask` (`[batch, seq]`, 1 for tokens) hides padded keys.
+        `seed`, a stateless seed tensor, draws the attention dropout mask
+        instead of the layer's own generator, for callers that must be able
+        to recompute the same mask.
+        """
         batch_size, sequence_length, hidden_dim = ops.shape(x)
         qkv = ops.reshape(
             self.qkv_dense(x),
@@ -78,13 +87,13 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         if padding_mask is not None:
             mask = ops.cast(padding_mask, "bool")[:, None, None, :]
         if training and self.attention_dropout > 0:
-            context = self._explicit_attention(query, key, value, mask, training)
+            context = self._explicit_attention(query, key, value, mask, training, seed)
         else:
             context = ops.dot_product_attention(query, key, value, mask=mask)
         context = ops.reshape(context, (batch_size, sequence_length, hidden_dim))
         return self.output_dense(context)
 
-    def _explicit_attention(self, query, key, value, mask, training):
+    def _explicit_attention(self, query, key, value, mask, training, seed=None):
         scores = ops.einsum("btnh,bsnh->bnts", query, key)
         scores = ops.cast(scores, "float32") / (self.head_dim**0.5)
         if mask is not None:
@@ -92,7 +101,12 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             # softmax both give exactly zero weight to padded keys.
             scores = ops.where(mask, scores, -1e9)
         probabilities = ops.softmax(scores, axis=-1)
-        probabilities = self.dropout_layer(probabilities, training=training)
+        if seed is None:
+            probabilities = self.dropout_layer(probabilities, training=training)
+        else:
+            probabilities = seeded_dropout(
+                probabilities, self.attention_dropout, seed, offset=0
+            )
         probabilities = ops.cast(probabilities, value.dtype)
         return ops.einsum("bnts,bsnh->btnh", probabilities, value)
 

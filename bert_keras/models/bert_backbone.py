@@ -35,6 +35,11 @@ class BertBackbone(keras.Model):
             `bert_keras.layers.activations`.
         dtype: a dtype or `keras.DTypePolicy`, e.g. `"mixed_bfloat16"`;
             softmax and LayerNorm statistics stay in float32.
+        remat: bool. Rematerialize each encoder block (gradient
+            checkpointing): training keeps only the blocks' inputs and
+            recomputes their insides during the backward pass, trading extra
+            compute for activation memory. Outputs and gradients are
+            unchanged.
         **kwargs: other `keras.Model` arguments (`name`, `trainable`).
 
     Example:
@@ -70,6 +75,7 @@ class BertBackbone(keras.Model):
         num_segments=2,
         activation="gelu_approximate",
         dtype=None,
+        remat=False,
         **kwargs,
     ):
         # === Layers ===
@@ -89,6 +95,7 @@ class BertBackbone(keras.Model):
                 activation=activation,
                 dropout=dropout,
                 attention_dropout=attention_dropout,
+                remat=remat,
                 dtype=dtype,
                 name=f"encoder_block_{i}",
             )
@@ -135,6 +142,7 @@ class BertBackbone(keras.Model):
         self.max_sequence_length = max_sequence_length
         self.num_segments = num_segments
         self.activation = activation
+        self.remat = remat
 
     @property
     def token_embedding(self):
@@ -154,6 +162,7 @@ class BertBackbone(keras.Model):
             "num_segments": self.num_segments,
             "activation": self.activation,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "remat": self.remat,
             "name": self.name,
             "trainable": self.trainable,
         }

@@ -79,7 +79,9 @@ class BertClassifier(BertTask):
         }
 
     @classmethod
-    def from_preset(cls, preset, num_classes, sequence_length=128, load_weights=True, **kwargs):
+    def from_preset(
+        cls, preset, num_classes, sequence_length=128, load_weights=True, remat=False, **kwargs
+    ):
         """A classifier on a pretrained backbone, with the preset's tokenizer.
 
         Args:
@@ -90,12 +92,14 @@ class BertClassifier(BertTask):
                 original `run_classifier.py`); batches are padded only to
                 their longest example.
             load_weights: bool. False builds the architecture only.
+            remat: bool. Recompute the encoder blocks during the backward
+                pass (see `BertBackbone`).
             **kwargs: other `BertClassifier` arguments (`dropout`, `name`).
         """
         from bert_keras.models.bert_backbone import BertBackbone
         from bert_keras.preprocessing.bert_preprocessor import BertPreprocessor
 
-        backbone = BertBackbone.from_preset(preset, load_weights=load_weights)
+        backbone = BertBackbone.from_preset(preset, load_weights=load_weights, remat=remat)
         preprocessor = BertPreprocessor.from_preset(
             preset, sequence_length=sequence_length, padding="longest"
         )

@@ -192,6 +192,7 @@ class BertSpanLabeler(BertTask):
         doc_stride=128,
         max_query_length=64,
         load_weights=True,
+        remat=False,
         **kwargs,
     ):
         """A span labeler on a pretrained backbone, with the preset's tokenizer.
@@ -202,12 +203,14 @@ class BertSpanLabeler(BertTask):
             sequence_length, doc_stride, max_query_length: the windows of
                 raw-text `predict` (the original's defaults).
             load_weights: bool. False builds the architecture only.
+            remat: bool. Recompute the encoder blocks during the backward
+                pass (see `BertBackbone`).
             **kwargs: other `BertSpanLabeler` arguments (`name`).
         """
         from bert_keras.models.bert_backbone import BertBackbone
         from bert_keras.preprocessing.bert_span_preprocessor import BertSpanPreprocessor
 
-        backbone = BertBackbone.from_preset(preset, load_weights=load_weights)
+        backbone = BertBackbone.from_preset(preset, load_weights=load_weights, remat=remat)
         preprocessor = BertSpanPreprocessor.from_preset(
             preset,
             sequence_length=sequence_length,

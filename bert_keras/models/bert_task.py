@@ -1,10 +1,8 @@
 import math
+import sys
 
 import keras
 import numpy as np
-import tensorflow as tf
-
-from bert_keras.preprocessing.bucketing import bucketed_batches
 
 
 class BertTask(keras.Model):
@@ -23,6 +21,11 @@ class BertTask(keras.Model):
     linear warmup over `warmup_proportion` of its steps and linear decay to
     zero over the steps that `fit` will run (`ceil(examples / batch_size)`
     per epoch for unbatched data).
+
+    `compile(gradient_accumulation_steps=k)` averages the gradients of `k`
+    consecutive batches into each update: `fit(batch_size=b)` then trains
+    exactly as batches of `k * b` would (without dropout's randomness), with
+    the memory of `b`, and the schedule counts updates.
     """
 
     default_learning_rate = 2e-5
@@ -34,6 +37,7 @@ class BertTask(keras.Model):
         metrics="auto",
         learning_rate=None,
         warmup_proportion=0.1,
+        gradient_accumulation_steps=1,
         **kwargs,
     ):
         """Configures training; every argument can be overridden.
@@ -47,6 +51,9 @@ class BertTask(keras.Model):
                 (default: the task's `default_learning_rate`).
             warmup_proportion: fraction of the steps of each `fit` spent
                 warming up, with the `"auto"` optimizer.
+            gradient_accumulation_steps: batches per update, with the
+                `"auto"` optimizer; give an optimizer of your own its
+                `gradient_accumulation_steps` instead.
             **kwargs: other `keras.Model.compile` arguments.
         """
         self._compile_arguments = dict(
@@ -55,6 +62,7 @@ class BertTask(keras.Model):
             metrics=metrics,
             learning_rate=learning_rate,
             warmup_proportion=warmup_proportion,
+            gradient_accumulation_steps=gradient_accumulation_steps,
             **kwargs,
         )
         if isinstance(optimizer, str) and optimizer == "auto":
@@ -63,7 +71,20 @@ class BertTask(keras.Model):
             # A placeholder that `fit` replaces once the steps are known. It
             # has the recipe's variables (a schedule holds no learning-rate
             # variable), so a saved model's optimizer state loads into it.
-            optimizer = create_optimizer(learning_rate or self.default_learning_rate, 1)
+            optimizer = create_optimizer(
+                learning_rate or self.default_learning_rate,
+                1,
+                gradient_accumulation_steps=gradient_accumulation_steps,
+            )
+        elif gradient_accumulation_steps != 1:
+            raise ValueError(
+                "`gradient_accumulation_steps` configures the default "
+                "optimizer only; create yours with it instead, e.g. "
+                "`keras.optimizers.AdamW(..., gradient_accumulation_steps="
+                f"{gradient_accumulation_steps})` or `bert_keras.optimizers."
+                f"create_optimizer(..., gradient_accumulation_steps="
+                f"{gradient_accumulation_steps})`."
+            )
         if loss == "auto" and "loss_weights" not in kwargs:
             kwargs["loss_weights"] = self.default_loss_weights()
         super().compile(
@@ -72,6 +93,27 @@ class BertTask(keras.Model):
             metrics=self.default_metrics() if metrics == "auto" else metrics,
             **kwargs,
         )
+        self._check_accumulation()
+
+    def _check_accumulation(self):
+        strategy = getattr(self, "_distribute_strategy", None)
+        optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        if (
+            getattr(optimizer, "gradient_accumulation_steps", None)
+            and strategy is not None
+            and strategy.num_replicas_in_sync > 1
+        ):
+            from bert_keras.errors import DistributionError
+
+            raise DistributionError(
+                "Keras cannot accumulate gradients under a TensorFlow "
+                f"strategy with {strategy.num_replicas_in_sync} replicas: "
+                "its update happens inside a conditional, where replicas "
+                "cannot synchronize. Train with KERAS_BACKEND=jax (which "
+                "accumulates on any number of devices), on one device, or "
+                "with gradient_accumulation_steps=1 and the larger batch "
+                "split across the replicas."
+            )
 
     def get_compile_config(self):
         # Objects (an optimizer, loss instances) are saved as "auto": a
@@ -94,6 +136,10 @@ class BertTask(keras.Model):
     def from_config(cls, config):
         # Task configs hold their backbone and preprocessor serialized.
         config = dict(config)
+        if isinstance(config.get("preprocessor"), dict):
+            # Registers the preprocessor classes; imported only here because
+            # they need TensorFlow, which training on arrays does not.
+            import bert_keras.preprocessing  # noqa: F401
         for key in ("backbone", "preprocessor"):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
@@ -126,7 +172,7 @@ class BertTask(keras.Model):
                     *keras.utils.unpack_x_y_sample_weight(validation_data),
                     batch_size=text_batch_size, shuffle=False, bucketed=False,
                 )
-        if isinstance(x, tf.data.Dataset):
+        if _is_dataset(x):
             # A dataset shuffles itself; Keras would warn that it ignores this.
             shuffle = False
         self._schedule_auto_optimizer(schedule_steps, epochs)
@@ -148,6 +194,36 @@ class BertTask(keras.Model):
             batch_size = None
         return super().predict(x, batch_size=batch_size, **kwargs)
 
+    def train_step(self, *args, **kwargs):
+        return self._reducible_logs(super().train_step(*args, **kwargs))
+
+    def test_step(self, *args, **kwargs):
+        return self._reducible_logs(super().test_step(*args, **kwargs))
+
+    def _reducible_logs(self, logs):
+        # Keras averages each step's logs over the workers of a
+        # MultiWorkerMirroredStrategy along axis 0, which scalars lack;
+        # logs of shape [1] average to the scalars everyone else gets.
+        if not _spans_workers(getattr(self, "_distribute_strategy", None)):
+            return logs
+        return {name: keras.ops.reshape(value, (1,)) for name, value in logs.items()}
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # TensorFlow trainer only. Under a strategy, Keras builds from the
+        # first batch averaged over replicas in one `reduce` call, which
+        # MultiWorkerMirroredStrategy's collectives reject for nested inputs
+        # like ours; the build needs shapes only, which any replica's share has.
+        strategy = getattr(self, "_distribute_strategy", None)
+        if iterator is not None and strategy is not None:
+            for _, _, batches in iterator:
+                data_batch = keras.tree.map_structure(
+                    lambda value: strategy.experimental_local_results(value)[0],
+                    next(batches),
+                )
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def _schedule_auto_optimizer(self, steps_per_epoch, epochs):
         arguments = getattr(self, "_compile_arguments", None)
         if arguments is None or not (
@@ -165,17 +241,24 @@ class BertTask(keras.Model):
             )
         from bert_keras.optimizers import create_optimizer
 
+        accumulation = arguments["gradient_accumulation_steps"]
         optimizer = create_optimizer(
             arguments["learning_rate"] or self.default_learning_rate,
-            max(int(steps_per_epoch * epochs), 1),
+            max(math.ceil(int(steps_per_epoch * epochs) / accumulation), 1),
             warmup_proportion=arguments["warmup_proportion"],
+            gradient_accumulation_steps=accumulation,
         )
-        self.compile(**{**arguments, "optimizer": optimizer})
+        # The new optimizer accumulates itself.
+        self.compile(**{**arguments, "optimizer": optimizer, "gradient_accumulation_steps": 1})
         # Stay "auto", so that the next `fit` schedules its own steps.
         self._compile_arguments = arguments
 
     def _text_dataset(self, x, y, sample_weight, batch_size, shuffle, bucketed):
         """Raw text (and labels) to batches of backbone inputs."""
+        import tensorflow as tf
+
+        from bert_keras.preprocessing.bucketing import bucketed_batches
+
         batch_size = batch_size or 32
         if isinstance(x, tf.data.Dataset):
             if not any(s.dtype == tf.string for s in tf.nest.flatten(x.element_spec)):
@@ -208,8 +291,39 @@ class BertTask(keras.Model):
         return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def _spans_workers(strategy):
+    """Whether `strategy` is a TensorFlow strategy with replicas on other hosts."""
+    tf = _tensorflow()
+    return (
+        tf is not None
+        and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and strategy.num_replicas_in_sync > len(strategy.extended.worker_devices)
+    )
+
+
+def _tensorflow():
+    """TensorFlow if it is loaded, else None.
+
+    Data can hold TensorFlow tensors or datasets only once TensorFlow is
+    loaded, so the task models train on arrays without importing it (a
+    JAX-only machine need not have it).
+    """
+    return sys.modules.get("tensorflow")
+
+
+def _is_dataset(x):
+    tf = _tensorflow()
+    return tf is not None and isinstance(x, tf.data.Dataset)
+
+
 def holds_text(x):
     """Whether `x` (data for `fit`, `evaluate` or `predict`) is raw text."""
+    tf = _tensorflow()
+    if tf is None:
+        return any(
+            isinstance(leaf, (str, bytes)) or _is_text_array(leaf)
+            for leaf in keras.tree.flatten(x)
+        )
     if isinstance(x, tf.data.Dataset):
         return any(spec.dtype == tf.string for spec in tf.nest.flatten(x.element_spec))
     for leaf in tf.nest.flatten(x):
@@ -219,12 +333,18 @@ def holds_text(x):
             if leaf.dtype == tf.string:
                 return True
             continue
-        array = np.asarray(leaf) if isinstance(leaf, (list, np.ndarray)) else None
-        if array is not None and array.size and (
-            array.dtype.kind in "SU" or isinstance(array.flat[0], (str, bytes))
-        ):
+        if _is_text_array(leaf):
             return True
     return False
+
+
+def _is_text_array(leaf):
+    array = np.asarray(leaf) if isinstance(leaf, (list, np.ndarray)) else None
+    return bool(
+        array is not None
+        and array.size
+        and (array.dtype.kind in "SU" or isinstance(array.flat[0], (str, bytes)))
+    )
 
 
 def _features_first(*element):
@@ -233,6 +353,8 @@ def _features_first(*element):
     Elements made only of strings are features alone (a text, a pair, a
     dict); otherwise the first item is the features.
     """
+    import tensorflow as tf
+
     if all(leaf.dtype == tf.string for leaf in tf.nest.flatten(element)):
         return (element[0] if len(element) == 1 else tuple(element),)
     return element
@@ -244,7 +366,9 @@ def _count(x):
 
 def _batches_per_epoch(x, batch_size):
     """Training steps per epoch as the original counts them, or None."""
-    if isinstance(x, tf.data.Dataset):
+    if _is_dataset(x):
+        import tensorflow as tf
+
         cardinality = int(x.cardinality())
         if cardinality < 0:
             return None

@@ -93,3 +93,25 @@ def test_bad_rows_name_file_and_line(served, mrpc, tmp_path, capsys):
     assert classify(mrpc, tmp_path / "run", "--do-train") == 1
     error = capsys.readouterr().err
     assert "train.tsv:242" in error
+
+
+@pytest.mark.slow
+def test_accumulation_remat_and_device_flags_keep_the_original_step_count(served, mrpc, tmp_path, capsys):
+    import keras
+
+    output_dir = tmp_path / "run"
+    assert classify(
+        mrpc, output_dir, "--do-train", "--do-eval", "--epochs", "1", "--grad-accum-steps", "2",
+        "--remat", "--distribution", "cpu", "--precision", "float32", "--steps-per-execution", "2",
+    ) == 0
+    printed = capsys.readouterr().out
+    assert "Running on 1 replica" in printed and "float32" in printed
+    assert "15 steps of 16 (each 2 micro-batches of 8)" in printed
+    # 240 examples / 16 per update: the updates of the original, not the micro-batches.
+    assert json.loads((output_dir / "eval_results.json").read_text())["global_step"] == 15
+    assert keras.models.load_model(output_dir / "model.keras").backbone.remat
+
+
+def test_a_batch_that_does_not_split_is_refused(served, mrpc, tmp_path, capsys):
+    assert classify(mrpc, tmp_path / "run", "--do-train", "--batch-size", "15", "--grad-accum-steps", "2") == 1
+    assert "choose a multiple of 2" in capsys.readouterr().err

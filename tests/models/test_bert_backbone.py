@@ -76,7 +76,8 @@ def test_keras_file_round_trip(backbone, tmp_path):
 def test_get_config_lists_constructor_arguments(backbone):
     config = backbone.get_config()
     assert set(config) == set(TINY) | {
-        "dropout", "attention_dropout", "num_segments", "activation", "dtype", "name", "trainable"
+        "dropout", "attention_dropout", "num_segments", "activation", "dtype", "remat", "name",
+        "trainable",
     }
     assert BertBackbone.from_config(config).count_params() == backbone.count_params()
 
