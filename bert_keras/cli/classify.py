@@ -14,20 +14,18 @@ bert-keras classify --task mrpc --data-dir glue_data/MRPC \\
 """
 
 import json
-import math
 import pathlib
 
 import numpy as np
 
 from bert_keras.cli.common import (
-    accumulation_note,
     add_device_arguments,
     device_strategy,
+    fit_with_original_schedule,
     micro_batch_size,
     positive,
     softmax,
     trained_or_saved_model,
-    training_callbacks,
 )
 
 
@@ -96,34 +94,12 @@ def run(args):
 
 
 def train(classifier, task, args, output_dir, micro_batch):
-    from bert_keras.optimizers import create_optimizer
-
     examples = task.read_examples(args.data_dir, "train", skip_bad_rows=args.skip_bad_rows)
-    # The original's count of steps (updates) and warmup steps.
-    num_train_steps = max(1, int(len(examples) / args.batch_size * args.epochs))
-    updates_per_epoch = min(math.ceil(len(examples) / args.batch_size), num_train_steps)
-    classifier.compile(
-        optimizer=create_optimizer(
-            args.learning_rate,
-            num_train_steps,
-            warmup_proportion=args.warmup_proportion,
-            gradient_accumulation_steps=args.grad_accum_steps,
-        ),
-        steps_per_execution=args.steps_per_execution,
-    )
     dataset = task.dataset(args.data_dir, "train", skip_bad_rows=args.skip_bad_rows)
     dataset = dataset.shuffle(len(examples), seed=args.seed).repeat()
-    print(
-        f"Training on {len(examples)} examples: {num_train_steps} steps of "
-        f"{args.batch_size}{accumulation_note(args, micro_batch)}, "
-        f"{int(num_train_steps * args.warmup_proportion)} of them warming up."
-    )
-    classifier.fit(
-        dataset,
+    fit_with_original_schedule(
+        classifier, dataset, len(examples), "examples", args, output_dir, micro_batch,
         batch_size=micro_batch,
-        epochs=math.ceil(num_train_steps / updates_per_epoch),
-        steps_per_epoch=updates_per_epoch * args.grad_accum_steps,
-        callbacks=training_callbacks(output_dir),
     )
 
 

@@ -2,6 +2,7 @@
 argument types."""
 
 import argparse
+import math
 import os
 import uuid
 
@@ -181,8 +182,45 @@ def micro_batch_size(args, strategy):
     return args.batch_size // args.grad_accum_steps
 
 
+
+def fit_with_original_schedule(model, dataset, num_examples, noun, args, output_dir, micro_batch, **fit_kwargs):
+    """Compiles `model` with the original optimizer and trains it on `dataset`.
+
+    Steps (updates) are counted as the original counts them,
+    `int(num_examples / --batch-size * --epochs)`, with warmup over
+    `--warmup-proportion` of them; each update is `--grad-accum-steps`
+    micro-batches of `micro_batch`. `dataset` repeats; `fit_kwargs` go to
+    `fit` (e.g. the micro-batch size of an unbatched dataset).
+    """
+    from bert_keras.optimizers import create_optimizer
+
+    num_train_steps = max(1, int(num_examples / args.batch_size * args.epochs))
+    updates_per_epoch = min(math.ceil(num_examples / args.batch_size), num_train_steps)
+    model.compile(
+        optimizer=create_optimizer(
+            args.learning_rate,
+            num_train_steps,
+            warmup_proportion=args.warmup_proportion,
+            gradient_accumulation_steps=args.grad_accum_steps,
+        ),
+        steps_per_execution=args.steps_per_execution,
+    )
+    print(
+        f"Training on {num_examples} {noun}: {num_train_steps} steps of "
+        f"{args.batch_size}{accumulation_note(args, micro_batch)}, "
+        f"{int(num_train_steps * args.warmup_proportion)} of them warming up."
+    )
+    model.fit(
+        dataset,
+        epochs=math.ceil(num_train_steps / updates_per_epoch),
+        steps_per_epoch=updates_per_epoch * args.grad_accum_steps,
+        callbacks=training_callbacks(output_dir),
+        **fit_kwargs,
+    )
+
+
 def accumulation_note(args, micro_batch):
-    """How an update is made up, for the training announcement."""
+    """How an update is made up, for the training announcements."""
     if args.grad_accum_steps == 1:
         return ""
     return f" (each {args.grad_accum_steps} micro-batches of {micro_batch})"

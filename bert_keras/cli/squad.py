@@ -14,19 +14,17 @@ bert-keras squad --preset bert_base_en_uncased --do-train --do-predict \\
 """
 
 import json
-import math
 import pathlib
 
 import numpy as np
 
 from bert_keras.cli.common import (
-    accumulation_note,
     add_device_arguments,
     device_strategy,
+    fit_with_original_schedule,
     micro_batch_size,
     positive,
     trained_or_saved_model,
-    training_callbacks,
 )
 
 def add_parser(commands):
@@ -124,7 +122,6 @@ def _features(examples, tokenizer, args, is_training):
 
 def train(labeler, tokenizer, args, output_dir, micro_batch):
     from bert_keras.data.squad import features_dataset, read_squad_examples
-    from bert_keras.optimizers import create_optimizer
 
     examples = read_squad_examples(
         args.train_file, is_training=True, version_2_with_negative=args.version_2_with_negative
@@ -135,17 +132,6 @@ def train(labeler, tokenizer, args, output_dir, micro_batch):
     # counts steps in examples, not in the (more numerous) windows.
     order = np.random.default_rng(args.seed).permutation(len(examples))
     examples = [examples[i] for i in order]
-    num_train_steps = max(1, int(len(examples) / args.batch_size * args.epochs))
-    updates_per_epoch = min(math.ceil(len(examples) / args.batch_size), num_train_steps)
-    labeler.compile(
-        optimizer=create_optimizer(
-            args.learning_rate,
-            num_train_steps,
-            warmup_proportion=args.warmup_proportion,
-            gradient_accumulation_steps=args.grad_accum_steps,
-        ),
-        steps_per_execution=args.steps_per_execution,
-    )
     dataset = (
         features_dataset(
             _features(examples, tokenizer, args, is_training=True),
@@ -158,17 +144,7 @@ def train(labeler, tokenizer, args, output_dir, micro_batch):
         .batch(micro_batch, drop_remainder=True)
         .map(_as_outputs)
     )
-    print(
-        f"Training on {len(examples)} questions: {num_train_steps} steps of "
-        f"{args.batch_size}{accumulation_note(args, micro_batch)}, "
-        f"{int(num_train_steps * args.warmup_proportion)} of them warming up."
-    )
-    labeler.fit(
-        dataset,
-        epochs=math.ceil(num_train_steps / updates_per_epoch),
-        steps_per_epoch=updates_per_epoch * args.grad_accum_steps,
-        callbacks=training_callbacks(output_dir),
-    )
+    fit_with_original_schedule(labeler, dataset, len(examples), "questions", args, output_dir, micro_batch)
 
 
 def _as_outputs(inputs, labels):
