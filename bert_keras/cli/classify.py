@@ -84,6 +84,7 @@ def run(args):
                 num_classes=task.num_classes,
                 sequence_length=args.max_seq_length,
                 remat=args.remat,
+                attention_dropout=args.attention_dropout,
             ),
             train=lambda classifier: train(classifier, task, args, output_dir, micro_batch),
         )

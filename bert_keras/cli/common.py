@@ -92,6 +92,17 @@ def positive(kind, minimum=None):
     return parse
 
 
+def dropout_rate(text):
+    """An argparse `type`: a float in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid rate: {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
+    return value
+
+
 def training_callbacks(output_dir):
     """A weights checkpoint per epoch and TensorBoard logs, under `output_dir`."""
     import keras
@@ -137,6 +148,15 @@ def add_device_arguments(parser):
         action="store_true",
         help="recompute each encoder block during the backward pass instead "
         "of keeping its activations: less memory, about a third more compute",
+    )
+    group.add_argument(
+        "--attention-dropout",
+        type=dropout_rate,
+        default=None,
+        help="dropout on the attention probabilities (default: the checkpoint's, "
+        "0.1 as in the original). 0 lets attention run through the fused "
+        "kernels, cuDNN flash attention on JAX GPUs: faster and much smaller "
+        "at long sequences (benchmarks/README.md)",
     )
     group.add_argument(
         "--steps-per-execution",

@@ -160,7 +160,8 @@ def train_and_reload(args, model_path, micro_batch):
 
     print(f"Loading preset {args.preset}...")
     classifier = BertClassifier.from_preset(
-        args.preset, num_classes=2, sequence_length=args.max_seq_length, remat=args.remat
+        args.preset, num_classes=2, sequence_length=args.max_seq_length, remat=args.remat,
+        attention_dropout=args.attention_dropout,
     )
     classifier.compile(
         learning_rate=args.learning_rate,

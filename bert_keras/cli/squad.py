@@ -100,6 +100,7 @@ def run(args):
                 doc_stride=args.doc_stride,
                 max_query_length=args.max_query_length,
                 remat=args.remat,
+                attention_dropout=args.attention_dropout,
             ),
             train=lambda labeler: train(labeler, tokenizer, args, output_dir, micro_batch),
         )

@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from bert_keras.layers.padded_flash_attention import padded_flash_attention
+from bert_keras.layers.padding_bias import padding_bias
 from bert_keras.layers.seeded_dropout import seeded_dropout
 
 
@@ -11,12 +13,13 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     One dense layer projects the input to queries, keys and values at once
     (kernel `[hidden, 3 * hidden]`, laid out as `[q | k | v]`, each
     `[num_heads, head_dim]`), which is one large matrix product instead of
-    three. Attention runs through `keras.ops.dot_product_attention`, the
-    backend's fused kernel (cuDNN flash attention on GPUs with JAX), whenever
-    no dropout has to be applied to the attention probabilities; while
-    training with `attention_dropout > 0` it runs the explicit form, because
-    the fused kernels take no dropout. Softmax is computed in float32 either
-    way.
+    three. Whenever no dropout has to be applied to the attention
+    probabilities, attention runs through a fused kernel: on JAX GPUs in
+    16-bit precision, cuDNN flash attention told each example's length
+    (`padded_flash_attention`), elsewhere `keras.ops.dot_product_attention`.
+    While training with `attention_dropout > 0` it runs the explicit form,
+    because the fused kernels take no dropout. Softmax is computed in
+    float32 either way.
 
     Args:
         num_heads: int. Number of attention heads; must divide the width.
@@ -83,23 +86,25 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             (batch_size, sequence_length, 3, self.num_heads, self.head_dim),
         )
         query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
-        mask = None
+        bias = None
         if padding_mask is not None:
-            mask = ops.cast(padding_mask, "bool")[:, None, None, :]
+            bias = padding_bias(padding_mask, "float32")
         if training and self.attention_dropout > 0:
-            context = self._explicit_attention(query, key, value, mask, training, seed)
+            context = self._explicit_attention(query, key, value, bias, training, seed)
         else:
-            context = ops.dot_product_attention(query, key, value, mask=mask)
+            context = None
+            if padding_mask is not None:
+                context = padded_flash_attention(query, key, value, padding_mask)
+            if context is None:
+                context = ops.dot_product_attention(query, key, value, bias=bias)
         context = ops.reshape(context, (batch_size, sequence_length, hidden_dim))
         return self.output_dense(context)
 
-    def _explicit_attention(self, query, key, value, mask, training, seed=None):
+    def _explicit_attention(self, query, key, value, bias, training, seed=None):
         scores = ops.einsum("btnh,bsnh->bnts", query, key)
         scores = ops.cast(scores, "float32") / (self.head_dim**0.5)
-        if mask is not None:
-            # The original adds -10000 to masked logits; after the float32
-            # softmax both give exactly zero weight to padded keys.
-            scores = ops.where(mask, scores, -1e9)
+        if bias is not None:
+            scores = scores + ops.cast(bias, "float32")
         probabilities = ops.softmax(scores, axis=-1)
         if seed is None:
             probabilities = self.dropout_layer(probabilities, training=training)

@@ -80,7 +80,8 @@ class BertClassifier(BertTask):
 
     @classmethod
     def from_preset(
-        cls, preset, num_classes, sequence_length=128, load_weights=True, remat=False, **kwargs
+        cls, preset, num_classes, sequence_length=128, load_weights=True, remat=False,
+        attention_dropout=None, **kwargs
     ):
         """A classifier on a pretrained backbone, with the preset's tokenizer.
 
@@ -94,12 +95,14 @@ class BertClassifier(BertTask):
             load_weights: bool. False builds the architecture only.
             remat: bool. Recompute the encoder blocks during the backward
                 pass (see `BertBackbone`).
+            attention_dropout: float or None. Replaces the checkpoint's
+                dropout rate on attention probabilities (0.1 in Google's);
+                0 lets training use the fused attention kernels.
             **kwargs: other `BertClassifier` arguments (`dropout`, `name`).
         """
-        from bert_keras.models.bert_backbone import BertBackbone
         from bert_keras.preprocessing.bert_preprocessor import BertPreprocessor
 
-        backbone = BertBackbone.from_preset(preset, load_weights=load_weights, remat=remat)
+        backbone = cls._preset_backbone(preset, load_weights, remat, attention_dropout)
         preprocessor = BertPreprocessor.from_preset(
             preset, sequence_length=sequence_length, padding="longest"
         )

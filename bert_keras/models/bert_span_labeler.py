@@ -193,6 +193,7 @@ class BertSpanLabeler(BertTask):
         max_query_length=64,
         load_weights=True,
         remat=False,
+        attention_dropout=None,
         **kwargs,
     ):
         """A span labeler on a pretrained backbone, with the preset's tokenizer.
@@ -205,12 +206,14 @@ class BertSpanLabeler(BertTask):
             load_weights: bool. False builds the architecture only.
             remat: bool. Recompute the encoder blocks during the backward
                 pass (see `BertBackbone`).
+            attention_dropout: float or None. Replaces the checkpoint's
+                dropout rate on attention probabilities (0.1 in Google's);
+                0 lets training use the fused attention kernels.
             **kwargs: other `BertSpanLabeler` arguments (`name`).
         """
-        from bert_keras.models.bert_backbone import BertBackbone
         from bert_keras.preprocessing.bert_span_preprocessor import BertSpanPreprocessor
 
-        backbone = BertBackbone.from_preset(preset, load_weights=load_weights, remat=remat)
+        backbone = cls._preset_backbone(preset, load_weights, remat, attention_dropout)
         preprocessor = BertSpanPreprocessor.from_preset(
             preset,
             sequence_length=sequence_length,

@@ -145,6 +145,16 @@ class BertTask(keras.Model):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
+    @staticmethod
+    def _preset_backbone(preset, load_weights, remat, attention_dropout):
+        """The backbone of the tasks' `from_preset`, with their training options."""
+        from bert_keras.models.bert_backbone import BertBackbone
+
+        overrides = {} if attention_dropout is None else {"attention_dropout": attention_dropout}
+        return BertBackbone.from_preset(
+            preset, load_weights=load_weights, remat=remat, **overrides
+        )
+
     def default_loss(self):
         raise NotImplementedError
 

@@ -67,3 +67,24 @@ def test_max_batch_size_prints_its_table(tmp_path):
     report = json.loads(report_path.read_text())
     assert report["estimate"] is True
     assert sorted(r["variant"] for r in report["results"]) == ["bfloat16-remat", "float32"]
+
+
+@pytest.mark.slow
+def test_attention_kernels_prints_its_table(tmp_path):
+    if keras.backend.backend() != "jax":
+        pytest.skip("the script runs JAX's attention paths whatever the backend")
+    report_path = tmp_path / "attention.json"
+    printed = run_script(
+        "attention_kernels.py", "--mode", "tiny", "--steps", "2", "--rounds", "2",
+        "--json", str(report_path), backend="jax",
+    )
+    assert "time/by lengths" in printed
+    results = json.loads(report_path.read_text())["shapes"][0]["results"]
+    assert list(results) == [
+        "explicit, dropout 0.1", "explicit", "keras.ops (bias)", "keras.ops (XLA)", "by lengths",
+    ]
+    # On a CPU the paths without dropout compute the same float32 attention.
+    for label, result in results.items():
+        assert "error" not in result, result
+        if label != "explicit, dropout 0.1":
+            assert result["output_error"] < 1e-5 and result["gradient_error"] < 1e-5

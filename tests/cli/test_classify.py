@@ -103,13 +103,23 @@ def test_accumulation_remat_and_device_flags_keep_the_original_step_count(served
     assert classify(
         mrpc, output_dir, "--do-train", "--do-eval", "--epochs", "1", "--grad-accum-steps", "2",
         "--remat", "--distribution", "cpu", "--precision", "float32", "--steps-per-execution", "2",
+        "--attention-dropout", "0",
     ) == 0
     printed = capsys.readouterr().out
     assert "Running on 1 replica" in printed and "float32" in printed
     assert "15 steps of 16 (each 2 micro-batches of 8)" in printed
     # 240 examples / 16 per update: the updates of the original, not the micro-batches.
     assert json.loads((output_dir / "eval_results.json").read_text())["global_step"] == 15
-    assert keras.models.load_model(output_dir / "model.keras").backbone.remat
+    backbone = keras.models.load_model(output_dir / "model.keras").backbone
+    assert backbone.remat and backbone.attention_dropout == 0
+    assert all(block.attention.attention_dropout == 0 for block in backbone.encoder_blocks)
+
+
+@pytest.mark.parametrize("rate", ["1", "-0.1", "high"])
+def test_an_attention_dropout_outside_zero_to_one_is_refused(rate, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        classify(tmp_path, tmp_path / "run", "--do-train", "--attention-dropout", rate)
+    assert "--attention-dropout" in capsys.readouterr().err
 
 
 def test_a_batch_that_does_not_split_is_refused(served, mrpc, tmp_path, capsys):

@@ -14,6 +14,7 @@ from bert_keras.layers import (
     MultiHeadSelfAttention,
 )
 from bert_keras.layers.activations import get_activation
+from bert_keras.layers.padding_bias import padding_bias
 
 
 def numpy_attention(layer, x, mask):
@@ -34,8 +35,9 @@ def numpy_attention(layer, x, mask):
 def test_attention_matches_the_original_formula():
     keras.utils.set_random_seed(0)
     layer = MultiHeadSelfAttention(num_heads=2)
-    x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
-    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], "float32")
+    x = np.random.default_rng(0).normal(size=(3, 5, 8)).astype("float32")
+    # The last example has no token: the original then attends to every key.
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [0, 0, 0, 0, 0]], "float32")
     output = layer(x, padding_mask=mask)
     np.testing.assert_allclose(output, numpy_attention(layer, x, mask), atol=1e-5)
 
@@ -60,13 +62,58 @@ def test_explicit_training_path_equals_fused_path_without_dropout():
     fused = layer(x, padding_mask=mask, training=False)
     explicit = layer._explicit_attention(
         *[ops.reshape(layer.qkv_dense(x), (2, 4, 3, 2, 4))[:, :, i] for i in range(3)],
-        ops.cast(mask, "bool")[:, None, None, :],
+        padding_bias(mask, "float32"),
         training=False,
     )
     explicit = layer.output_dense(ops.reshape(explicit, (2, 4, 8)))
     np.testing.assert_allclose(fused, explicit, atol=1e-5)
     dropped = layer(x, padding_mask=mask, training=True)
     assert not np.allclose(dropped, fused)
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        [[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0]],
+        # Not suffix padding, and an example without tokens: the masked branch.
+        [[1, 1, 1, 1, 1, 1], [0, 1, 1, 0, 1, 0], [1, 1, 0, 0, 0, 0]],
+        [[1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0]],
+    ],
+    ids=["suffix-padded", "holes", "empty-row"],
+)
+def test_attention_by_lengths_equals_masked_attention(mask):
+    if keras.backend.backend() != "jax":
+        pytest.skip("the sequence-length path is JAX's")
+    import jax
+
+    from bert_keras.layers.padded_flash_attention import attention_by_lengths
+
+    rng = np.random.default_rng(0)
+    query, key, value = (rng.normal(size=(3, 6, 2, 4)).astype("float32") for _ in range(3))
+    mask = np.array(mask, "int32")
+
+    def masked(query):
+        # The original's additive mask, which also spreads an empty row's
+        # weight evenly over its keys.
+        scores = jax.numpy.einsum("btnh,bsnh->bnts", query, key) / 2.0
+        scores = scores + (1.0 - mask[:, None, None, :]) * -10000.0
+        return jax.numpy.einsum("bnts,bsnh->btnh", jax.nn.softmax(scores, -1), value)
+
+    def by_lengths(query):
+        return attention_by_lengths(query, key, value, mask, implementation="xla")
+
+    np.testing.assert_allclose(jax.jit(by_lengths)(query), masked(query), atol=1e-6)
+    gradients = [
+        jax.grad(lambda q, f=f: jax.numpy.sum(f(q) ** 2))(query) for f in (by_lengths, masked)
+    ]
+    np.testing.assert_allclose(*gradients, atol=1e-5)
+
+
+def test_padded_flash_attention_is_left_to_gpus_in_16_bits():
+    from bert_keras.layers.padded_flash_attention import padded_flash_attention
+
+    x = np.ones((1, 4, 2, 8), "float32")
+    assert padded_flash_attention(x, x, x, np.ones((1, 4), "int32")) is None
 
 
 def test_gelu_forms_differ_and_match_their_formulas():
