@@ -23,6 +23,7 @@ from bert_keras.cli.common import (
     device_strategy,
     fit_with_original_schedule,
     micro_batch_size,
+    model_options,
     positive,
     softmax,
     trained_or_saved_model,
@@ -83,8 +84,7 @@ def run(args):
                 args.preset,
                 num_classes=task.num_classes,
                 sequence_length=args.max_seq_length,
-                remat=args.remat,
-                attention_dropout=args.attention_dropout,
+                **model_options(args),
             ),
             train=lambda classifier: train(classifier, task, args, output_dir, micro_batch),
         )

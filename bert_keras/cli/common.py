@@ -167,6 +167,11 @@ def add_device_arguments(parser):
     )
 
 
+def model_options(args):
+    """The task `from_preset` options among `add_device_arguments`'s flags."""
+    return {"remat": args.remat, "attention_dropout": args.attention_dropout}
+
+
 def device_strategy(args):
     """The strategy of `--distribution` and `--precision`, announced."""
     import keras

@@ -24,6 +24,7 @@ from bert_keras.cli.common import (
     check_can_write,
     device_strategy,
     micro_batch_size,
+    model_options,
     positive,
     save_model,
     softmax,
@@ -160,8 +161,7 @@ def train_and_reload(args, model_path, micro_batch):
 
     print(f"Loading preset {args.preset}...")
     classifier = BertClassifier.from_preset(
-        args.preset, num_classes=2, sequence_length=args.max_seq_length, remat=args.remat,
-        attention_dropout=args.attention_dropout,
+        args.preset, num_classes=2, sequence_length=args.max_seq_length, **model_options(args)
     )
     classifier.compile(
         learning_rate=args.learning_rate,

@@ -23,6 +23,7 @@ from bert_keras.cli.common import (
     device_strategy,
     fit_with_original_schedule,
     micro_batch_size,
+    model_options,
     positive,
     trained_or_saved_model,
 )
@@ -99,8 +100,7 @@ def run(args):
                 sequence_length=args.max_seq_length,
                 doc_stride=args.doc_stride,
                 max_query_length=args.max_query_length,
-                remat=args.remat,
-                attention_dropout=args.attention_dropout,
+                **model_options(args),
             ),
             train=lambda labeler: train(labeler, tokenizer, args, output_dir, micro_batch),
         )
