@@ -28,3 +28,7 @@ class ExportError(BertKerasError, ValueError):
 
 class DistributionError(BertKerasError, ValueError):
     """The devices asked for are absent, or the settings do not fit them."""
+
+
+class TrainingError(BertKerasError, RuntimeError):
+    """Training cannot go on, e.g. because the loss is no longer finite."""

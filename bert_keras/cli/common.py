@@ -1,42 +1,97 @@
-"""Helpers shared by the commands: training or loading, safe saving and
-argument types."""
+"""Helpers shared by the commands: training or loading, safe saving, early
+checks and the device flags."""
 
-import argparse
 import math
 import os
+import pathlib
 import uuid
 
 import numpy as np
 
-from bert_keras.errors import BertKerasError, DataError
+from bert_keras.cli.arguments import dropout_rate, positive
+from bert_keras.errors import DataError
+from bert_keras.safe_paths import (
+    check_output_folder,
+    check_replaceable_model_file,
+    check_spares_inputs,
+)
 
 MODEL_FILE = "model.keras"
 
 
-def trained_or_saved_model(output_dir, args, build, train):
+def check_run_folder(args, inputs=(), results=(), model_file=MODEL_FILE):
+    """The early checks of a command that trains into `--output-dir`.
+
+    Raises before anything heavy is imported: the folder must be writable;
+    with `--do-train` its model file must be new or replaceable; and
+    neither it nor the `results` files written there may be one of `inputs`
+    (the run's data files).
+    """
+    output_dir = pathlib.Path(args.output_dir)
+    check_output_folder(output_dir)
+    if getattr(args, "do_train", True):
+        check_replaceable_model_file(output_dir / model_file, args.overwrite, inputs)
+    for name in results:
+        check_spares_inputs(output_dir / name, inputs, "A result file")
+    return output_dir
+
+
+def check_sequence_length(preset, length, flag="--max-seq-length"):
+    """Raises `DataError` when `length` exceeds the preset's positions.
+
+    Registry presets are answered from the registry, local ones from their
+    config file, so this costs no model loading.
+    """
+    from bert_keras.presets.loader import backbone_config
+
+    limit = backbone_config(preset)["max_sequence_length"]
+    if length > limit:
+        raise DataError(
+            f"{flag} {length} is longer than the {limit} positions of "
+            f"{preset}; pass {flag} {limit} or less."
+        )
+
+
+def load_saved_model(path, compile=True):
+    """`keras.models.load_model`, with errors that name the file and the fix."""
+    import keras
+
+    import bert_keras.models  # noqa: F401  (registers the classes to load)
+
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except Exception as error:
+        raise DataError(
+            f"Cannot load {path} as a Keras model ({type(error).__name__}: "
+            f"{error}). The file may be truncated or not a model saved by "
+            "bert-keras; train again with --do-train --overwrite."
+        ) from None
+
+
+def trained_or_saved_model(output_dir, args, build, train, check=None):
     """The model of a command that fine-tunes into `output_dir`.
 
     With `--do-train`, `build()` makes a fresh model, `train(model)` fits it
     and it is saved to `output_dir/model.keras`; otherwise the model saved
-    there by an earlier run is loaded.
+    there by an earlier run is loaded and handed to `check(model)`, which
+    raises if it does not fit the command.
     """
-    import keras
-
     model_path = output_dir / MODEL_FILE
     if args.do_train:
-        # Refused before any work, so a long run never ends in a refusal.
-        check_can_write(model_path, args.overwrite)
         model = build()
         train(model)
         save_model(model, model_path, args.overwrite)
         print(f"Saved the fine-tuned model to {model_path}.")
         return model
-    if model_path.exists():
-        return keras.models.load_model(model_path)
-    raise DataError(
-        f"{model_path} does not exist: train first (--do-train), or point "
-        "--output-dir at the folder of a fine-tuned model."
-    )
+    if not model_path.exists():
+        raise DataError(
+            f"{model_path} does not exist: train first (--do-train), or point "
+            "--output-dir at the folder of a fine-tuned model."
+        )
+    model = load_saved_model(model_path)
+    if check is not None:
+        check(model)
+    return model
 
 
 def save_model(model, path, overwrite):
@@ -46,6 +101,7 @@ def save_model(model, path, overwrite):
     `path` in one step; an interrupted save leaves any previous model as it
     was.
     """
+    path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A fresh name rather than `tempfile.mkstemp`, whose owner-only file
     # would leave the model unreadable to anyone else once renamed; Keras
@@ -54,19 +110,11 @@ def save_model(model, path, overwrite):
     try:
         model.save(temporary)
         # Checked again: another run may have saved here while this one trained.
-        check_can_write(path, overwrite)
+        check_replaceable_model_file(path, overwrite)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
-
-
-def check_can_write(path, overwrite):
-    if path.exists() and not overwrite:
-        raise BertKerasError(
-            f"{path} already holds a saved model; pass --overwrite to replace "
-            "it, or choose another --output-dir."
-        )
 
 
 def softmax(logits):
@@ -75,43 +123,16 @@ def softmax(logits):
     return exponentials / exponentials.sum(axis=-1, keepdims=True)
 
 
-def positive(kind, minimum=None):
-    """An argparse `type`: a `kind` above zero, or at least `minimum`."""
-
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
-        if minimum is None and value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        if minimum is not None and value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
-        return value
-
-    return parse
-
-
-def dropout_rate(text):
-    """An argparse `type`: a float in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid rate: {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
-    return value
-
-
 def training_callbacks(output_dir):
-    """A weights checkpoint per epoch and TensorBoard logs, under `output_dir`."""
+    """A stop on a non-finite loss, an atomic weights checkpoint per epoch
+    and TensorBoard logs, under `output_dir`."""
     import keras
 
+    from bert_keras.callbacks import AtomicWeightsCheckpoint, StopOnNonFiniteLoss
+
     return [
-        keras.callbacks.ModelCheckpoint(
-            str(output_dir / "checkpoints" / "epoch_{epoch:03d}.weights.h5"),
-            save_weights_only=True,
-        ),
+        StopOnNonFiniteLoss("Lower --learning-rate, or look for non-finite values in the data."),
+        AtomicWeightsCheckpoint(str(output_dir / "checkpoints" / "epoch_{epoch:03d}.weights.h5")),
         keras.callbacks.TensorBoard(log_dir=str(output_dir / "logs")),
     ]
 
@@ -205,7 +226,6 @@ def micro_batch_size(args, strategy):
             f"{args.grad_accum_steps * replicas}."
         )
     return args.batch_size // args.grad_accum_steps
-
 
 
 def fit_with_original_schedule(model, dataset, num_examples, noun, args, output_dir, micro_batch, **fit_kwargs):

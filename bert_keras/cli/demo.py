@@ -13,19 +13,19 @@ bert-keras demo --output-dir runs/demo --overwrite
 ```
 """
 
-import pathlib
 import time
 
 import numpy as np
 
+from bert_keras.cli.arguments import positive
 from bert_keras.cli.common import (
     accumulation_note,
     add_device_arguments,
-    check_can_write,
+    check_run_folder,
+    check_sequence_length,
     device_strategy,
     micro_batch_size,
     model_options,
-    positive,
     save_model,
     softmax,
 )
@@ -86,7 +86,7 @@ def add_parser(commands):
     )
     parser.add_argument(
         "--max-seq-length",
-        type=positive(int),
+        type=positive(int, minimum=3),
         default=64,
         help="longest packed sequence in tokens (default: %(default)s)",
     )
@@ -113,9 +113,9 @@ def add_parser(commands):
 
 def run(args):
     started = time.monotonic()
-    model_path = pathlib.Path(args.output_dir) / MODEL_FILE
     # Checked before anything slow, so a refusal costs nothing.
-    check_can_write(model_path, args.overwrite)
+    model_path = check_run_folder(args, model_file=MODEL_FILE) / MODEL_FILE
+    check_sequence_length(args.preset, args.max_seq_length)
 
     # Imported here: Keras and TensorFlow take seconds to import, and
     # `bert-keras presets list` should not wait for them.
@@ -147,6 +147,7 @@ def train_and_reload(args, model_path, micro_batch):
     """
     import keras
 
+    from bert_keras.callbacks import StopOnNonFiniteLoss
     from bert_keras.data.sentiment import LABEL_NAMES, load_sentiment_demo
     from bert_keras.models import BertClassifier
 
@@ -178,6 +179,7 @@ def train_and_reload(args, model_path, micro_batch):
         batch_size=micro_batch,
         epochs=args.epochs,
         validation_data=(dev_sentences, dev_labels),
+        callbacks=[StopOnNonFiniteLoss("Lower --learning-rate.")],
     )
 
     print("Evaluating on the dev split...")

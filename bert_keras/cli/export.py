@@ -12,7 +12,8 @@ bert-keras export --preset bert_base_en_uncased --output hf/bert --format huggin
 
 import pathlib
 
-from bert_keras.cli.common import positive
+from bert_keras.cli.arguments import positive
+from bert_keras.cli.common import check_sequence_length
 
 FORMATS = ("saved_model", "huggingface", "keras_hub")
 
@@ -32,8 +33,8 @@ def add_parser(commands):
     parser.add_argument("--output", required=True, help="the folder to create")
     parser.add_argument(
         "--format", choices=FORMATS, default="saved_model",
-        help="saved_model (default): TensorFlow SavedModel taking raw text; "
-        "huggingface: transformers folder; keras_hub: keras-hub preset folder",
+        help="saved_model: TensorFlow SavedModel taking raw text; huggingface: "
+        "transformers folder; keras_hub: keras-hub preset folder (default: %(default)s)",
     )
     parser.add_argument(
         "--max-seq-length", type=positive(int, minimum=3),
@@ -49,11 +50,20 @@ def add_parser(commands):
 
 
 def run(args):
+    from bert_keras.errors import ExportError
     from bert_keras.export.atomic_directory import check_destination
 
     output = pathlib.Path(args.output)
     # Refused before any loading, which can take a while for large models.
-    check_destination(output, args.overwrite)
+    check_destination(output, args.overwrite, inputs=[args.model, _local_preset(args.preset)])
+    if args.preset is not None:
+        # Also finds a preset that does not exist before Keras is imported.
+        check_sequence_length(args.preset, args.max_seq_length or 0)
+    if args.null_score_diff_threshold is not None and args.format != "saved_model":
+        raise ExportError(
+            "--null-score-diff-threshold is part of a SavedModel's answers; "
+            f"the {args.format} format has no place for it. Leave it out."
+        )
     model, preprocessor = _load(args)
     if args.format == "saved_model":
         from bert_keras.export import export_saved_model
@@ -81,11 +91,18 @@ def run(args):
         print(f"Wrote a keras-hub preset to {output}.")
 
 
+def _local_preset(preset):
+    """The local files a --preset names, which the export must not replace."""
+    if preset is None or preset.startswith("hf://"):
+        return None
+    return pathlib.Path(preset).expanduser()
+
+
 def _load(args):
     """The model to export and the preprocessor that feeds it."""
     import keras
 
-    import bert_keras.models  # noqa: F401  (registers the classes to load)
+    from bert_keras.cli.common import load_saved_model
     from bert_keras.errors import ExportError
     from bert_keras.preprocessing import BertPreprocessor
 
@@ -103,10 +120,7 @@ def _load(args):
             f"{path} is not a file; --model takes a .keras file saved by "
             "`bert-keras classify` or `model.save(...)`."
         )
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as error:
-        raise ExportError(f"Cannot load {path} as a Keras model: {error}") from error
+    model = load_saved_model(path, compile=False)
     preprocessor = getattr(model, "preprocessor", None)
     if preprocessor is None:
         raise ExportError(

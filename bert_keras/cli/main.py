@@ -1,14 +1,11 @@
 """Entry point of the `bert-keras` console script."""
 
 import argparse
-import os
 import sys
 
-# TensorFlow's start-up log lines would bury the command's own output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from bert_keras.cli import classify, demo, export, presets, squad, squad_eval  # noqa: E402
-from bert_keras.errors import BertKerasError  # noqa: E402
+from bert_keras.cli import classify, demo, export, presets, squad, squad_eval
+from bert_keras.cli.quiet import native_logs_silenced
+from bert_keras.errors import BertKerasError
 
 COMMANDS = {
     "demo": demo,
@@ -33,11 +30,12 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        return args.run(args) or 0
-    except BertKerasError as error:
-        print(f"bert-keras {args.command}: error: {error}", file=sys.stderr)
-        return 1
+    with native_logs_silenced():
+        try:
+            return args.run(args) or 0
+        except BertKerasError as error:
+            print(f"bert-keras {args.command}: error: {error}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ from bert_keras.presets import download_preset, list_presets, preset_table
 
 def add_parser(commands):
     parser = commands.add_parser("presets", help="list or download named presets")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = parser.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="list or download"
+    )
     listing = actions.add_parser("list", help="print the table of presets")
     listing.add_argument(
         "--json", action="store_true", help="print every field as JSON instead"

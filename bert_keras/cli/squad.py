@@ -18,15 +18,18 @@ import pathlib
 
 import numpy as np
 
+from bert_keras.cli.arguments import add_training_arguments, finite, positive
 from bert_keras.cli.common import (
     add_device_arguments,
+    check_run_folder,
+    check_sequence_length,
     device_strategy,
     fit_with_original_schedule,
     micro_batch_size,
     model_options,
-    positive,
     trained_or_saved_model,
 )
+from bert_keras.safe_paths import write_text_atomic
 
 def add_parser(commands):
     parser = commands.add_parser(
@@ -43,32 +46,39 @@ def add_parser(commands):
     parser.add_argument("--do-train", action="store_true", help="fine-tune on --train-file")
     parser.add_argument("--do-predict", action="store_true", help="predict --predict-file")
     parser.add_argument("--output-dir", required=True, help="where the model, logs and predictions go")
-    parser.add_argument("--max-seq-length", type=positive(int, minimum=8), default=384)
-    parser.add_argument("--doc-stride", type=positive(int), default=128)
-    parser.add_argument("--max-query-length", type=positive(int), default=64)
+    add_training_arguments(parser, max_seq_length=384, learning_rate=3e-5, epochs=2.0, min_seq_length=8)
     parser.add_argument(
-        "--batch-size", type=positive(int), default=32,
-        help="examples per update, over all replicas (default: %(default)s)",
+        "--doc-stride", type=positive(int), default=128,
+        help="word pieces between the starts of a context's windows (default: %(default)s)",
     )
-    parser.add_argument("--learning-rate", type=positive(float), default=3e-5)
-    parser.add_argument("--epochs", type=positive(float), default=2.0)
-    parser.add_argument("--warmup-proportion", type=float, default=0.1)
-    parser.add_argument("--n-best-size", type=positive(int), default=20)
-    parser.add_argument("--max-answer-length", type=positive(int), default=30)
-    parser.add_argument("--version-2-with-negative", action="store_true", help="SQuAD 2.0: questions may have no answer")
-    parser.add_argument("--null-score-diff-threshold", type=float, default=0.0, help="SQuAD 2.0: predict no answer above this")
-    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument(
+        "--max-query-length", type=positive(int), default=64,
+        help="word pieces of a question kept, the rest cut (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-best-size", type=positive(int), default=20,
+        help="candidate spans kept per question for nbest_predictions.json (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-answer-length", type=positive(int), default=30,
+        help="longest answer in word pieces (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--version-2-with-negative", action="store_true",
+        help="SQuAD 2.0: questions may have no answer",
+    )
+    parser.add_argument(
+        "--null-score-diff-threshold", type=finite, default=0.0,
+        help="SQuAD 2.0: answer \"\" when the null score beats the best span "
+        "by more than this (default: %(default)s)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a model already trained in OUTPUT_DIR")
     add_device_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args):
-    import keras
-
     from bert_keras.errors import DataError
-    from bert_keras.models import BertSpanLabeler
-    from bert_keras.tokenizers import BertTokenizer
 
     if not (args.do_train or args.do_predict):
         raise DataError("Nothing to do: pass --do-train, --do-predict, or both.")
@@ -85,8 +95,29 @@ def run(args):
             f"{args.max_query_length} tokens and [CLS] [SEP] [SEP]; raise the "
             "first or lower the second."
         )
+    output_dir = check_run_folder(
+        args,
+        inputs=[args.train_file, args.predict_file],
+        results=["predictions.json", "nbest_predictions.json", "null_odds.json", "eval_results.json"],
+    )
+    for flag, needed, path in (
+        ("--train-file", args.do_train, args.train_file),
+        ("--predict-file", args.do_predict, args.predict_file),
+    ):
+        if needed and not pathlib.Path(path).is_file():
+            raise DataError(f"{flag} {path} is not a file; pass the path of a SQuAD JSON file.")
+    if args.do_train:
+        check_sequence_length(args.preset, args.max_seq_length)
+    # Read before any training: a file with no usable question is found now.
+    train_examples = read_squad(args.train_file, True, args) if args.do_train else None
+    predict_examples = read_squad(args.predict_file, False, args) if args.do_predict else None
+
+    import keras
+
+    from bert_keras.models import BertSpanLabeler
+    from bert_keras.tokenizers import BertTokenizer
+
     keras.utils.set_random_seed(args.seed)
-    output_dir = pathlib.Path(args.output_dir)
     tokenizer = BertTokenizer.from_preset(args.preset)
     strategy = device_strategy(args)
     micro_batch = micro_batch_size(args, strategy)
@@ -102,10 +133,39 @@ def run(args):
                 max_query_length=args.max_query_length,
                 **model_options(args),
             ),
-            train=lambda labeler: train(labeler, tokenizer, args, output_dir, micro_batch),
+            train=lambda labeler: train(labeler, train_examples, tokenizer, args, output_dir, micro_batch),
+            check=lambda labeler: _check_labeler(labeler, output_dir),
         )
         if args.do_predict:
-            predict(labeler, tokenizer, args, output_dir)
+            predict(labeler, predict_examples, tokenizer, args, output_dir)
+
+
+def read_squad(path, is_training, args):
+    """The examples of a SQuAD file; an error if none can be used."""
+    from bert_keras.data.squad import read_squad_examples
+    from bert_keras.errors import DataError
+
+    examples = read_squad_examples(
+        path, is_training=is_training, version_2_with_negative=args.version_2_with_negative
+    )
+    if not len(examples):
+        skipped = f" ({len(examples.skipped)} skipped)" if getattr(examples, "skipped", None) else ""
+        raise DataError(
+            f"{path} holds no question to {'train on' if is_training else 'predict'}{skipped}; "
+            "check that it is a SQuAD file with paragraphs and questions."
+        )
+    return examples
+
+
+def _check_labeler(labeler, output_dir):
+    from bert_keras.errors import DataError
+    from bert_keras.models import BertSpanLabeler
+
+    if not isinstance(labeler, BertSpanLabeler):
+        raise DataError(
+            f"{output_dir / 'model.keras'} holds a {type(labeler).__name__}, not a "
+            "BertSpanLabeler; pass the --output-dir of a `bert-keras squad` run."
+        )
 
 
 def _features(examples, tokenizer, args, is_training):
@@ -121,12 +181,9 @@ def _features(examples, tokenizer, args, is_training):
     )
 
 
-def train(labeler, tokenizer, args, output_dir, micro_batch):
-    from bert_keras.data.squad import features_dataset, read_squad_examples
+def train(labeler, examples, tokenizer, args, output_dir, micro_batch):
+    from bert_keras.data.squad import features_dataset
 
-    examples = read_squad_examples(
-        args.train_file, is_training=True, version_2_with_negative=args.version_2_with_negative
-    )
     if examples.skipped:
         print(f"Skipped {len(examples.skipped)} training question(s) whose answer is not in the context.")
     # The original shuffles the examples once before making features, and
@@ -156,20 +213,16 @@ def _as_outputs(inputs, labels):
     }
 
 
-def predict(labeler, tokenizer, args, output_dir):
+def predict(labeler, examples, tokenizer, args, output_dir):
     from bert_keras.data.squad import (
         RawResult,
         compute_predictions,
         evaluate_files,
         features_dataset,
         format_evaluation,
-        read_squad_examples,
         write_predictions,
     )
 
-    examples = read_squad_examples(
-        args.predict_file, is_training=False, version_2_with_negative=args.version_2_with_negative
-    )
     # Made once: the model reads their ids, the post-processing their maps.
     features = list(_features(examples, tokenizer, args, is_training=False)())
     dataset = features_dataset(features, max_seq_length=args.max_seq_length).batch(args.batch_size)
@@ -193,5 +246,5 @@ def predict(labeler, tokenizer, args, output_dir):
     if any(example.answers for example in examples):
         na_probs = output_dir / "null_odds.json" if args.version_2_with_negative else None
         results = evaluate_files(args.predict_file, output_dir / "predictions.json", na_probs)
-        (output_dir / "eval_results.json").write_text(json.dumps(results, indent=2) + "\n")
+        write_text_atomic(output_dir / "eval_results.json", json.dumps(results, indent=2) + "\n")
         print(format_evaluation(results))

@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import logging
+import math
 import os
 
 import numpy as np
@@ -456,7 +457,7 @@ class GlueTask:
                     except StopIteration:
                         break
                     except csv.Error as error:
-                        self._bad_row(examples, reader.line_num, str(error), skip_bad_rows)
+                        self._bad_row(examples, reader.line_num, str(error), skip_bad_rows and not is_test, is_test)
                         continue
                     if header_pending:
                         header_pending = False
@@ -465,11 +466,18 @@ class GlueTask:
                     parsed = self._parse_row(row, layout, split, position, line_number, is_test)
                     position += 1
                     if isinstance(parsed, str):
-                        self._bad_row(examples, line_number, parsed, skip_bad_rows)
+                        self._bad_row(examples, line_number, parsed, skip_bad_rows and not is_test, is_test)
                     elif parsed is not None:
                         examples.append(parsed)
         except UnicodeDecodeError as error:
             raise DataError(f"{path} is not UTF-8 text: {error}.") from error
+        if not examples:
+            kept = f" ({len(examples.skipped_rows)} bad rows skipped)" if examples.skipped_rows else ""
+            language = f" in language {self.language!r}" if self.language else ""
+            raise DataError(
+                f"{path} holds no {split} examples{language}{kept}. Expected "
+                f"{layout.describe()}; check that this is the right file."
+            )
         if examples.skipped_rows:
             first = examples.skipped_rows[0]
             logger.warning(
@@ -481,12 +489,14 @@ class GlueTask:
             )
         return examples
 
-    def _bad_row(self, examples, line_number, reason, skip):
+    def _bad_row(self, examples, line_number, reason, skip, is_test=False):
         if not skip:
-            raise DataError(
-                f"{examples.path}:{line_number}: {reason} "
-                "(pass skip_bad_rows=True to skip such rows)."
-            )
+            fix = "(pass skip_bad_rows=True to skip such rows)"
+            if is_test:
+                # Test predictions are matched to rows by position alone.
+                fix = ("(test rows are never skipped: each one has its line in "
+                       "test_results.tsv, so fix or remove the row)")
+            raise DataError(f"{examples.path}:{line_number}: {reason} {fix}.")
         examples.skipped_rows.append(SkippedRow(examples.path, line_number, reason))
 
     def _parse_row(self, row, layout, split, position, line_number, is_test):
@@ -508,6 +518,8 @@ class GlueTask:
                     label = float(label)
                 except ValueError:
                     return f"score {label!r} is not a number"
+                if not math.isfinite(label):
+                    return f"score {row[layout.label]!r} is not a finite number"
             elif label not in self._label_ids:
                 return f"unknown label {label!r}; {self.name} labels are {self.labels}"
         return Example(
@@ -548,13 +560,22 @@ class GlueTask:
         # Imported here so that reading TSV files does not load TensorFlow.
         import tensorflow as tf
 
-        examples = self.read_examples(data_dir, split, skip_bad_rows=skip_bad_rows)
+        return self.examples_dataset(self.read_examples(data_dir, split, skip_bad_rows=skip_bad_rows))
+
+    def examples_dataset(self, examples):
+        """`dataset`'s `tf.data.Dataset`, of examples already read.
+
+        Examples with labels give `(features, label)` elements, test
+        examples `features` alone.
+        """
+        import tensorflow as tf
+
         text_a = tf.constant([e.text_a for e in examples], dtype=tf.string)
         if self.is_pair:
             features = (text_a, tf.constant([e.text_b for e in examples], dtype=tf.string))
         else:
             features = text_a
-        if self._layout(split).label is None:
+        if all(e.label is None for e in examples):
             return tf.data.Dataset.from_tensor_slices(features)
         if self.is_regression:
             labels = np.array([e.label for e in examples], dtype=np.float32)

@@ -7,36 +7,43 @@ import shutil
 import uuid
 
 from bert_keras.errors import ExportError
+from bert_keras.safe_paths import OutputError, check_replaceable_folder, write_export_marker
 
 
-def check_destination(target, overwrite):
-    """Raises `ExportError` if `target` cannot receive an export."""
-    target = pathlib.Path(target)
-    if target.exists() and not target.is_dir():
-        raise ExportError(f"{target} is a file; exports are folders. Choose another path.")
-    if target.exists() and not overwrite:
-        raise ExportError(
-            f"{target} already exists; pass `overwrite=True` (`--overwrite` on "
-            "the command line) to replace it, or choose another path."
-        )
+def check_destination(target, overwrite, inputs=()):
+    """Raises `ExportError` if `target` cannot receive an export.
+
+    An existing `target` is replaced only with `overwrite`, and only if it is
+    an earlier bert_keras export (or empty), neither the current folder nor
+    one above it, and apart from `inputs` (the files the export is made
+    from); see `bert_keras.safe_paths`.
+    """
+    try:
+        check_replaceable_folder(target, overwrite, inputs)
+    except OutputError as error:
+        raise ExportError(str(error)) from None
 
 
 @contextlib.contextmanager
-def atomic_directory(target, overwrite=False):
+def atomic_directory(target, overwrite=False, kind="export"):
     """Yields an empty temporary folder that replaces `target` on success.
 
     The temporary folder sits next to `target`, so the final step is a
     rename on one file system: readers see the old folder or the new one,
     never a partial export. If the block raises, the temporary folder is
-    removed and `target` is left as it was.
+    removed and `target` is left as it was. The new folder is marked as an
+    export of `kind`, so that a later `overwrite` may replace it.
 
     Args:
         target: the folder to write.
-        overwrite: bool. Whether an existing `target` may be replaced.
+        overwrite: bool. Whether an existing export at `target` may be
+            replaced.
+        kind: str. The export format, recorded in the marker.
 
     Raises:
-        ExportError: `target` exists (without `overwrite`) or is a file, or
-            its parent folder cannot be written.
+        ExportError: `target` exists (without `overwrite`), is not an
+            export to replace, is a file, or its parent folder cannot be
+            written.
     """
     target = pathlib.Path(target).absolute()
     check_destination(target, overwrite)
@@ -52,6 +59,7 @@ def atomic_directory(target, overwrite=False):
         ) from error
     try:
         yield temporary
+        write_export_marker(temporary, kind)
         # Checked again: another process may have written there meanwhile.
         check_destination(target, overwrite)
         previous = None

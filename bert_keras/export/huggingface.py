@@ -16,6 +16,7 @@ import numpy as np
 
 from bert_keras.errors import ExportError
 from bert_keras.export.atomic_directory import atomic_directory
+from bert_keras.safe_paths import share_like_umask
 from bert_keras.export.model_parts import (
     float32_array,
     preprocessor_sequence_length,
@@ -148,12 +149,13 @@ def to_huggingface(model, folder, tokenizer=None, overwrite=False):
     config = _model_config(backbone, classifier, tokenizer)
     tensors = _tensors(backbone, classifier)
     max_length = preprocessor_sequence_length(model) or backbone.max_sequence_length
-    with atomic_directory(folder, overwrite) as temporary:
+    with atomic_directory(folder, overwrite, kind="huggingface") as temporary:
         _write_json(temporary / "config.json", config)
         # The tag `save_pretrained` writes, which transformers 4 checks.
         save_file(
             tensors, str(temporary / "model.safetensors"), metadata={"format": "pt"}
         )
+        share_like_umask(temporary / "model.safetensors")
         (temporary / "vocab.txt").write_text(
             "".join(token + "\n" for token in tokenizer.get_vocabulary()),
             encoding="utf-8",

@@ -205,7 +205,7 @@ def to_keras_hub(model, folder, tokenizer=None, sequence_length=None, overwrite=
         strip_accents=tokenizer.lowercase,
     )
     hub_backbone = _hub_backbone(backbone)
-    with atomic_directory(folder, overwrite) as temporary:
+    with atomic_directory(folder, overwrite, kind="keras_hub") as temporary:
         if classifier is None:
             hub_backbone.save_to_preset(str(temporary))
             hub_tokenizer.save_to_preset(str(temporary))

@@ -91,6 +91,12 @@ def export_saved_model(
     ```
     """
     model, preprocessor = _model_and_preprocessor(model, preprocessor)
+    if null_score_diff_threshold is not None and not hasattr(preprocessor, "doc_stride"):
+        raise ExportError(
+            "`null_score_diff_threshold` (--null-score-diff-threshold) sets when "
+            "a SQuAD 2.0 span labeler answers \"\"; this is a "
+            f"{type(model).__name__}, which has no such answer. Leave it out."
+        )
     export_dir = pathlib.Path(export_dir)
     check_destination(export_dir, overwrite)
     if keras.backend.backend() != "tensorflow":
@@ -98,7 +104,7 @@ def export_saved_model(
             model, preprocessor, export_dir, overwrite, null_score_diff_threshold
         )
     else:
-        with atomic_directory(export_dir, overwrite) as folder:
+        with atomic_directory(export_dir, overwrite, kind="saved_model") as folder:
             _write(model, preprocessor, folder, null_score_diff_threshold)
     return export_dir.absolute()
 
@@ -163,13 +169,14 @@ def _write(model, preprocessor, folder, null_score_diff_threshold):
         return outputs(serving_preprocessor(text_a))
 
     def from_token_ids(token_ids, segment_ids, padding_mask):
-        return outputs(
-            {
-                "token_ids": token_ids,
-                "segment_ids": segment_ids,
-                "padding_mask": padding_mask,
-            }
-        )
+        with _fits_positions(token_ids, model):
+            return outputs(
+                {
+                    "token_ids": token_ids,
+                    "segment_ids": segment_ids,
+                    "padding_mask": padding_mask,
+                }
+            )
 
     def text(name):
         return tf.TensorSpec([None], tf.string, name=name)
@@ -215,10 +222,11 @@ def _span_signatures(model, preprocessor, threshold):
         return outputs
 
     def from_token_ids(token_ids, segment_ids, padding_mask):
-        logits = model(
-            {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
-            training=False,
-        )
+        with _fits_positions(token_ids, model):
+            logits = model(
+                {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+                training=False,
+            )
         return {name: tf.cast(value, tf.float32) for name, value in logits.items()}
 
     def text(name):
@@ -237,6 +245,19 @@ def _span_signatures(model, preprocessor, threshold):
             autograph=False,
         ),
     }
+
+
+def _fits_positions(token_ids, model):
+    """A scope whose ops run only once `token_ids` fit the model's positions."""
+    import tensorflow as tf
+
+    limit = getattr(model, "backbone", model).max_sequence_length
+    check = tf.debugging.assert_less_equal(
+        tf.shape(token_ids)[1], limit,
+        message=f"serve_token_ids takes at most {limit} tokens per row, the "
+        "model's positions; truncate the ids, or send text to serving_default",
+    )
+    return tf.control_dependencies([check])
 
 
 def _same_size(first, second, names):

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from bert_keras.layers.id_checks import check_id_range
+from bert_keras.layers.id_checks import TOKEN_ID_FIX, check_id_range, segment_id_fix
 
 
 @keras.saving.register_keras_serializable(package="bert_keras")
@@ -97,15 +97,13 @@ class BertEmbedding(keras.layers.Layer):
             token_ids,
             self.vocabulary_size,
             "token id",
-            "Token ids must come from this model's vocabulary: use the "
-            "tokenizer of the same preset.",
+            TOKEN_ID_FIX,
         )
         segment_ids = check_id_range(
             segment_ids,
             self.num_segments,
             "segment id",
-            f"This model has {self.num_segments} segments (0 for the first "
-            "sentence, 1 for the second).",
+            segment_id_fix(self.num_segments),
         )
         positions = ops.cast(
             self.position_embeddings[:sequence_length], self.compute_dtype

@@ -13,6 +13,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from bert_keras.errors import DataError
+
 
 def _is_traced(x):
     backend = keras.backend.backend()
@@ -27,8 +29,30 @@ def _is_traced(x):
     return False
 
 
+TOKEN_ID_FIX = (
+    "Token ids must come from this model's vocabulary: use the tokenizer of "
+    "the same preset."
+)
+
+
+def segment_id_fix(num_segments):
+    return (
+        f"This model has {num_segments} segments (0 for the first sentence, "
+        "1 for the second)."
+    )
+
+
+def out_of_range_message(values, limit, what, fix):
+    """The error message for the first of `values` outside `[0, limit)`, or None."""
+    values = np.asarray(values)
+    if not values.size or (values.min() >= 0 and values.max() < limit):
+        return None
+    bad = values[(values < 0) | (values >= limit)]
+    return f"Found {what} {int(bad.flat[0])} outside [0, {limit}). {fix}"
+
+
 def check_id_range(ids, limit, what, fix):
-    """Raises `ValueError` when `ids` has a value outside `[0, limit)`.
+    """Raises `DataError` when `ids` has a value outside `[0, limit)`.
 
     Args:
         ids: integer tensor.
@@ -44,12 +68,9 @@ def check_id_range(ids, limit, what, fix):
         return ids
     message = f"Found a {what} outside [0, {limit}). {fix}"
     if not _is_traced(ids):
-        values = np.asarray(ops.convert_to_numpy(ids))
-        if values.size and (values.min() < 0 or values.max() >= limit):
-            bad = values[(values < 0) | (values >= limit)]
-            raise ValueError(
-                f"Found {what} {int(bad.flat[0])} outside [0, {limit}). {fix}"
-            )
+        message = out_of_range_message(ops.convert_to_numpy(ids), limit, what, fix)
+        if message:
+            raise DataError(message)
         return ids
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf

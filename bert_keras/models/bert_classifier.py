@@ -19,6 +19,11 @@ class BertClassifier(BertTask):
         preprocessor: a `bert_keras.preprocessing.BertPreprocessor`, or None
             to feed token-id dicts.
         dropout: float. Dropout on the pooled output (0.1 in the original).
+        task_name: str or None. The task the classifier is for (e.g.
+            `"mrpc"`), kept with the saved model so that it is not used for
+            another task by mistake.
+        label_names: list of str or None. The label of each class index,
+            kept with the saved model.
         **kwargs: other `keras.Model` arguments (`name`).
 
     Example:
@@ -32,7 +37,16 @@ class BertClassifier(BertTask):
     ```
     """
 
-    def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, **kwargs):
+    def __init__(
+        self, backbone, num_classes, preprocessor=None, dropout=0.1, task_name=None,
+        label_names=None, **kwargs
+    ):
+        self._check_sequence_length(backbone, getattr(preprocessor, "sequence_length", None))
+        if label_names is not None and len(label_names) != num_classes:
+            raise ValueError(
+                f"`label_names` names {len(label_names)} labels for "
+                f"{num_classes} classes; give one name per class."
+            )
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -56,6 +70,8 @@ class BertClassifier(BertTask):
         # === Config ===
         self.num_classes = num_classes
         self.dropout = dropout
+        self.task_name = task_name
+        self.label_names = None if label_names is None else [str(name) for name in label_names]
 
         self.compile()
 
@@ -69,12 +85,22 @@ class BertClassifier(BertTask):
             return [keras.metrics.MeanAbsoluteError(name="mean_absolute_error")]
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
+    def label_classes(self):
+        return self.num_classes if self.num_classes > 1 else None
+
+    def label_message(self, labels, x):
+        from bert_keras.models.input_checks import class_label_message
+
+        return class_label_message(labels, self.num_classes)
+
     def get_config(self):
         return {
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "num_classes": self.num_classes,
             "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
             "dropout": self.dropout,
+            "task_name": self.task_name,
+            "label_names": self.label_names,
             "name": self.name,
         }
 
@@ -98,11 +124,13 @@ class BertClassifier(BertTask):
             attention_dropout: float or None. Replaces the checkpoint's
                 dropout rate on attention probabilities (0.1 in Google's);
                 0 lets training use the fused attention kernels.
-            **kwargs: other `BertClassifier` arguments (`dropout`, `name`).
+            **kwargs: other `BertClassifier` arguments (`dropout`,
+                `task_name`, `label_names`, `name`).
         """
         from bert_keras.preprocessing.bert_preprocessor import BertPreprocessor
 
         backbone = cls._preset_backbone(preset, load_weights, remat, attention_dropout)
+        cls._check_sequence_length(backbone, sequence_length)
         preprocessor = BertPreprocessor.from_preset(
             preset, sequence_length=sequence_length, padding="longest"
         )

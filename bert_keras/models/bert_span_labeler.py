@@ -1,8 +1,11 @@
 import keras
 import numpy as np
 
+from bert_keras.data.text_inputs import is_python_text, standardize_text
 from bert_keras.errors import DataError
-from bert_keras.models.bert_task import BertTask, holds_text
+from bert_keras.layers.id_checks import out_of_range_message
+from bert_keras.models.bert_task import BertTask
+from bert_keras.models.task_data import holds_text
 
 # Added to the logits of padding positions. Finite, so that the loss and its
 # gradient stay finite, and far below any real logit, so that padding gets
@@ -76,7 +79,10 @@ class BertSpanLabeler(BertTask):
 
     default_learning_rate = 3e-5
 
+    text_pairs = "required"
+
     def __init__(self, backbone, preprocessor=None, **kwargs):
+        self._check_sequence_length(backbone, getattr(preprocessor, "sequence_length", None))
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -120,14 +126,25 @@ class BertSpanLabeler(BertTask):
             dict of arrays with one entry per question: `answer`,
             `answer_start`, `answer_end`, `score`, `null_score_diff`.
         """
-        if self.preprocessor is None or not holds_text(x):
+        if self.preprocessor is None or not (is_python_text(x) or holds_text(x)):
             return super().predict(x, batch_size=batch_size, **kwargs)
-        if not (isinstance(x, (tuple, list)) and len(x) == 2):
+        if is_python_text(x):
+            x = standardize_text(x, pairs="required")
+        elif not (isinstance(x, tuple) and len(x) == 2):
             raise DataError(
                 "Raw text for a BertSpanLabeler is a pair `(questions, "
-                "contexts)` of lists of strings, one context per question."
+                "contexts)` of lists of strings, one context per question, "
+                "or a list of (question, context) pairs."
             )
         questions, contexts = (np.asarray(part, dtype=object).reshape(-1) for part in x)
+        if not len(questions):
+            return {
+                "answer": np.array([], dtype=object),
+                "answer_start": np.zeros((0,), "int32"),
+                "answer_end": np.zeros((0,), "int32"),
+                "score": np.zeros((0,), "float32"),
+                "null_score_diff": np.zeros((0,), "float32"),
+            }
         batch_size = batch_size or 32
         results = []
         for begin in range(0, len(questions), batch_size):
@@ -152,6 +169,19 @@ class BertSpanLabeler(BertTask):
         }
         answers["answer"] = np.array([text.decode("utf-8") for text in answers["answer"]], dtype=object)
         return answers
+
+    def label_message(self, labels, x):
+        if not isinstance(labels, dict) or not isinstance(x, dict):
+            return None
+        length = np.asarray(x["token_ids"]).shape[-1]
+        for name, positions in labels.items():
+            message = out_of_range_message(
+                positions, length, f"{name} position",
+                f"Span positions index the {length} tokens of each feature.",
+            )
+            if message:
+                return message
+        return None
 
     def _text_dataset(self, x, *args, **kwargs):
         raise DataError(

@@ -1,8 +1,18 @@
 import math
-import sys
 
 import keras
-import numpy as np
+
+from bert_keras.models.input_checks import translated_errors
+from bert_keras.models.task_data import (
+    batches_per_epoch,
+    checked_data,
+    count_examples,
+    empty_outputs,
+    features_first,
+    holds_text,
+    is_dataset,
+    spans_workers,
+)
 
 
 class BertTask(keras.Model):
@@ -146,6 +156,18 @@ class BertTask(keras.Model):
         return cls(**config)
 
     @staticmethod
+    def _check_sequence_length(backbone, length):
+        """Refuses packing more tokens than the backbone has positions."""
+        if length is not None and length > backbone.max_sequence_length:
+            from bert_keras.errors import DataError
+
+            raise DataError(
+                f"The preprocessor packs up to {length} tokens, but the "
+                f"backbone has {backbone.max_sequence_length} positions; pass "
+                f"sequence_length={backbone.max_sequence_length} or less."
+            )
+
+    @staticmethod
     def _preset_backbone(preset, load_weights, remat, attention_dropout):
         """The backbone of the tasks' `from_preset`, with their training options."""
         from bert_keras.models.bert_backbone import BertBackbone
@@ -164,10 +186,29 @@ class BertTask(keras.Model):
     def default_metrics(self):
         return []
 
+    # Whether raw text is single texts or pairs (`"optional"`), or pairs
+    # only (`"required"`); see `bert_keras.data.text_inputs`.
+    text_pairs = "optional"
+
+    def label_classes(self):
+        """Class count that integer labels must stay below, or None."""
+        return None
+
+    def label_message(self, labels, x):
+        """Why concrete `labels` (for inputs `x`) cannot train this task, or None."""
+        return None
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, validation_data=None,
             sample_weight=None, shuffle=True, steps_per_epoch=None, **kwargs):
+        x, y = checked_data(self, x, y, "training")
+        if validation_data is not None and not is_dataset(validation_data):
+            val_x, val_y, val_weight = keras.utils.unpack_x_y_sample_weight(validation_data)
+            val_x, val_y = checked_data(self, val_x, val_y, "validation")
+            validation_data = (val_x, val_y) if val_weight is None else (val_x, val_y, val_weight)
+        elif validation_data is not None:
+            validation_data = checked_data(self, validation_data, None, "validation")[0]
         text_batch_size = batch_size or 32
-        schedule_steps = steps_per_epoch or _batches_per_epoch(x, text_batch_size)
+        schedule_steps = steps_per_epoch or batches_per_epoch(x, text_batch_size)
         if self.preprocessor is not None and holds_text(x):
             x = self._text_dataset(x, y, sample_weight, text_batch_size, shuffle, bucketed=True)
             y = sample_weight = batch_size = None
@@ -182,27 +223,39 @@ class BertTask(keras.Model):
                     *keras.utils.unpack_x_y_sample_weight(validation_data),
                     batch_size=text_batch_size, shuffle=False, bucketed=False,
                 )
-        if _is_dataset(x):
+        if is_dataset(x):
             # A dataset shuffles itself; Keras would warn that it ignores this.
             shuffle = False
         self._schedule_auto_optimizer(schedule_steps, epochs)
-        return super().fit(
-            x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data,
-            sample_weight=sample_weight, shuffle=shuffle,
-            steps_per_epoch=steps_per_epoch, **kwargs,
-        )
+        with translated_errors():
+            return super().fit(
+                x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data,
+                sample_weight=sample_weight, shuffle=shuffle,
+                steps_per_epoch=steps_per_epoch, **kwargs,
+            )
 
     def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
+        x, y = checked_data(self, x, y, "evaluation")
         if self.preprocessor is not None and holds_text(x):
             x = self._text_dataset(x, y, sample_weight, batch_size, False, bucketed=False)
             y = sample_weight = batch_size = None
-        return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
+        with translated_errors():
+            return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
+        """Outputs for `x`; raw text needs the preprocessor.
+
+        A single string is a batch of one; no examples (`[]`) give outputs
+        with no rows.
+        """
+        x, _ = checked_data(self, x, None, "prediction", allow_empty=True)
+        if not isinstance(x, dict) and _is_empty(x):
+            return empty_outputs(self)
         if self.preprocessor is not None and holds_text(x):
             x = self._text_dataset(x, None, None, batch_size, False, bucketed=False)
             batch_size = None
-        return super().predict(x, batch_size=batch_size, **kwargs)
+        with translated_errors():
+            return super().predict(x, batch_size=batch_size, **kwargs)
 
     def train_step(self, *args, **kwargs):
         return self._reducible_logs(super().train_step(*args, **kwargs))
@@ -214,7 +267,7 @@ class BertTask(keras.Model):
         # Keras averages each step's logs over the workers of a
         # MultiWorkerMirroredStrategy along axis 0, which scalars lack;
         # logs of shape [1] average to the scalars everyone else gets.
-        if not _spans_workers(getattr(self, "_distribute_strategy", None)):
+        if not spans_workers(getattr(self, "_distribute_strategy", None)):
             return logs
         return {name: keras.ops.reshape(value, (1,)) for name, value in logs.items()}
 
@@ -275,12 +328,12 @@ class BertTask(keras.Model):
                 # Already preprocessed, e.g. the validation data that
                 # `fit` hands to `evaluate`.
                 return x
-            dataset = x.map(_features_first)
+            dataset = x.map(features_first)
         else:
             parts = (x,) + tuple(part for part in (y, sample_weight) if part is not None)
             dataset = tf.data.Dataset.from_tensor_slices(parts)
             if shuffle:
-                dataset = dataset.shuffle(_count(x), reshuffle_each_iteration=True)
+                dataset = dataset.shuffle(count_examples(x), reshuffle_each_iteration=True)
         preprocessor = self.preprocessor
 
         def preprocess(features, *rest):
@@ -301,89 +354,8 @@ class BertTask(keras.Model):
         return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def _spans_workers(strategy):
-    """Whether `strategy` is a TensorFlow strategy with replicas on other hosts."""
-    tf = _tensorflow()
-    return (
-        tf is not None
-        and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-        and strategy.num_replicas_in_sync > len(strategy.extended.worker_devices)
-    )
-
-
-def _tensorflow():
-    """TensorFlow if it is loaded, else None.
-
-    Data can hold TensorFlow tensors or datasets only once TensorFlow is
-    loaded, so the task models train on arrays without importing it (a
-    JAX-only machine need not have it).
-    """
-    return sys.modules.get("tensorflow")
-
-
-def _is_dataset(x):
-    tf = _tensorflow()
-    return tf is not None and isinstance(x, tf.data.Dataset)
-
-
-def holds_text(x):
-    """Whether `x` (data for `fit`, `evaluate` or `predict`) is raw text."""
-    tf = _tensorflow()
-    if tf is None:
-        return any(
-            isinstance(leaf, (str, bytes)) or _is_text_array(leaf)
-            for leaf in keras.tree.flatten(x)
-        )
-    if isinstance(x, tf.data.Dataset):
-        return any(spec.dtype == tf.string for spec in tf.nest.flatten(x.element_spec))
-    for leaf in tf.nest.flatten(x):
-        if isinstance(leaf, (str, bytes)):
-            return True
-        if isinstance(leaf, tf.Tensor):
-            if leaf.dtype == tf.string:
-                return True
-            continue
-        if _is_text_array(leaf):
-            return True
-    return False
-
-
-def _is_text_array(leaf):
-    array = np.asarray(leaf) if isinstance(leaf, (list, np.ndarray)) else None
-    return bool(
-        array is not None
-        and array.size
-        and (array.dtype.kind in "SU" or isinstance(array.flat[0], (str, bytes)))
-    )
-
-
-def _features_first(*element):
-    """Dataset elements as `(features, *labels_and_weights)`.
-
-    Elements made only of strings are features alone (a text, a pair, a
-    dict); otherwise the first item is the features.
-    """
-    import tensorflow as tf
-
-    if all(leaf.dtype == tf.string for leaf in tf.nest.flatten(element)):
-        return (element[0] if len(element) == 1 else tuple(element),)
-    return element
-
-
-def _count(x):
-    return len(x[0]) if isinstance(x, tuple) else len(x)
-
-
-def _batches_per_epoch(x, batch_size):
-    """Training steps per epoch as the original counts them, or None."""
-    if _is_dataset(x):
-        import tensorflow as tf
-
-        cardinality = int(x.cardinality())
-        if cardinality < 0:
-            return None
-        unbatched = tf.nest.flatten(x.element_spec)[0].shape.rank == 0
-        return cardinality / batch_size if unbatched else cardinality
-    if isinstance(x, dict):
-        return len(next(iter(x.values()))) / batch_size
-    return _count(x) / batch_size
+def _is_empty(x):
+    """Whether standardized text (or an array) holds no examples."""
+    if isinstance(x, tuple):
+        return len(x[0]) == 0
+    return isinstance(x, list) and not x

@@ -3,6 +3,7 @@ import numbers
 import keras
 import tensorflow as tf
 
+from bert_keras.data.text_inputs import standardize_text
 from bert_keras.errors import DataError
 
 # Imported for its registration: a saved preprocessor's config names its
@@ -10,10 +11,18 @@ from bert_keras.errors import DataError
 from bert_keras.tokenizers import bert_tokenizer  # noqa: F401
 
 _PADDINGS = ("max_length", "longest")
+
+
+def _is_plain_python(inputs):
+    """Whether `inputs` is text held in Python containers, with no tensors."""
+    if isinstance(inputs, tuple):
+        return all(isinstance(part, (str, bytes, list)) for part in inputs)
+    return isinstance(inputs, (str, bytes, list))
 _ACCEPTED_INPUTS = (
     "a string, a list of strings, or a string tensor/array of rank 0 or 1; "
-    "a tuple `(text_a, text_b)` of two of these for sentence pairs; or a "
-    'dict with key "text_a" and optionally "text_b"'
+    "a tuple `(text_a, text_b)` of two of these for sentence pairs; a list "
+    'of (text_a, text_b) pairs; or a dict with key "text_a" and optionally '
+    '"text_b"'
 )
 
 
@@ -42,7 +51,8 @@ class BertPreprocessor(keras.layers.Layer):
     Inputs can be a `str`, a list of `str`, or a string tensor or NumPy array
     of rank 1 (a batch) or 0 (one example); a tuple `(text_a, text_b)` of two
     of these for sentence pairs (a list is always a batch, a tuple always a
-    pair); or a dict `{"text_a": ..., "text_b": ...}` with `"text_b"`
+    pair); a list of `(text_a, text_b)` pairs; or a dict
+    `{"text_a": ..., "text_b": ...}` with `"text_b"`
     optional. Anything else raises `bert_keras.errors.DataError`.
 
     The layer runs TensorFlow ops on the CPU whatever the Keras backend, so it
@@ -187,6 +197,13 @@ class BertPreprocessor(keras.layers.Layer):
 
     def _standardize_inputs(self, inputs):
         """Returns the one or two sentences as string tensors of one rank."""
+        if _is_plain_python(inputs):
+            # Finds None rows, lone surrogates and the like before TensorFlow
+            # does, in words that name the row; a list of pairs becomes the
+            # pair of lists.
+            columns = standardize_text(inputs)
+            if isinstance(inputs, list) and len(columns) == 2:
+                inputs = columns
         if isinstance(inputs, dict):
             if "text_a" not in inputs or set(inputs) - {"text_a", "text_b"}:
                 raise DataError(
@@ -298,7 +315,9 @@ class BertPreprocessor(keras.layers.Layer):
         shape = [None, self.sequence_length]
         if self.padding == "longest":
             multiple = self.pad_to_multiple_of
-            longest = tf.reduce_max(tf.concat([token_ids.row_lengths(), [0]], 0))
+            # Every row holds [CLS] and [SEP], so a floor of 2 changes only an
+            # empty batch, whose outputs keep a position for the pooler to read.
+            longest = tf.reduce_max(tf.concat([token_ids.row_lengths(), [2]], 0))
             length = tf.minimum(
                 (longest + multiple - 1) // multiple * multiple,
                 self.sequence_length,

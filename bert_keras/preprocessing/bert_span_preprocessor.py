@@ -3,6 +3,7 @@ import numbers
 import keras
 import tensorflow as tf
 
+from bert_keras.data.text_inputs import standardize_text
 from bert_keras.errors import DataError
 
 # Imported for its registration: a saved preprocessor's config names its
@@ -130,6 +131,10 @@ class BertSpanPreprocessor(keras.layers.Layer):
         return super().__call__(self._standardize_inputs(inputs), **kwargs)
 
     def _standardize_inputs(self, inputs):
+        if isinstance(inputs, list) or (
+            isinstance(inputs, tuple) and all(isinstance(part, (str, bytes, list)) for part in inputs)
+        ):
+            inputs = standardize_text(inputs, pairs="required")
         if not (isinstance(inputs, (tuple, list)) and len(inputs) == 2):
             raise DataError(
                 "BertSpanPreprocessor takes a pair `(questions, contexts)`, "

@@ -92,6 +92,11 @@ def read_google_config(path):
     """Maps a `bert_config.json` to `BertBackbone` keyword arguments."""
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise CheckpointError(
+                f"{path} holds a JSON {type(config).__name__}, not an object of "
+                "settings (vocab_size, hidden_size, ...); restore the model's own file."
+            )
         activation = config.get("hidden_act", "gelu")
         if activation not in _GOOGLE_ACTIVATIONS:
             raise CheckpointError(

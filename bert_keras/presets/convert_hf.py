@@ -96,6 +96,11 @@ def read_hf_config(path):
         config = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{path} is not valid JSON ({error}).") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(
+            f"{path} holds a JSON {type(config).__name__}, not an object of "
+            "settings (model_type, hidden_size, ...); restore the model's own file."
+        )
     if config.get("model_type") != "bert":
         raise CheckpointError(
             f"{path} describes a {config.get('model_type')!r} model; only "

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from bert_keras.errors import PresetError
 from bert_keras.presets.cache import entry_lock, preset_cache_dir
+from bert_keras.safe_paths import share_like_umask
 from bert_keras.presets.registry import (
     DEFAULT_BASE_URL,
     MIRROR_ENV,
@@ -42,6 +43,7 @@ REQUIRED_FILES = (
     "bert_model.ckpt.index",
     "bert_model.ckpt.data-00000-of-00001",
 )
+HUGGINGFACE_FILES = ("config.json", "vocab.txt", "model.safetensors")
 MARKER = ".complete"
 PROGRESS_ENV = "BERT_KERAS_PROGRESS"
 
@@ -101,7 +103,8 @@ def fetch_preset(info: PresetInfo) -> pathlib.Path:
 
 
 def extract_zip(zip_path: str | os.PathLike, dest_dir: str | os.PathLike) -> pathlib.Path:
-    """Safely unpack a Google BERT zip; returns the folder with `bert_config.json`.
+    """Safely unpack a Google BERT zip, or a zip of a Hugging Face folder;
+    returns the folder with `bert_config.json` (or `config.json`).
 
     That folder is `dest_dir` itself for zips with the files at their root,
     or the subfolder they sit in otherwise. `dest_dir` must be absent or
@@ -114,7 +117,9 @@ def extract_zip(zip_path: str | os.PathLike, dest_dir: str | os.PathLike) -> pat
         pathlib.Path(zip_path),
         pathlib.Path(dest_dir),
         source=str(zip_path),
-        fix="Use an unmodified zip from https://storage.googleapis.com/bert_models/.",
+        fix="Use an unmodified zip from https://storage.googleapis.com/bert_models/, "
+        "or a zip of a Hugging Face folder (config.json, vocab.txt, model.safetensors).",
+        layouts=(REQUIRED_FILES, HUGGINGFACE_FILES),
     )
 
 
@@ -208,6 +213,7 @@ def _write_marker(entry: pathlib.Path, content: dict) -> None:
         json.dump(content, out, indent=2)
         out.flush()
         os.fsync(out.fileno())
+    share_like_umask(temp)
     os.replace(temp, entry / MARKER)
     _fsync_dir(entry)
 
@@ -312,25 +318,22 @@ def _bad_member_reason(member: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _model_folder(names: set[str]) -> tuple[str | None, list[str]]:
-    """The shallowest folder holding `bert_config.json`, and what it lacks."""
+def _model_folder(names: set[str], required=REQUIRED_FILES) -> tuple[str | None, list[str]]:
+    """The shallowest folder holding `required[0]`, and what it lacks of `required`."""
     folders = sorted(
-        (posixpath.dirname(name) for name in names if posixpath.basename(name) == REQUIRED_FILES[0]),
+        (posixpath.dirname(name) for name in names if posixpath.basename(name) == required[0]),
         key=lambda folder: (folder.count("/") + bool(folder), folder),
     )
     if not folders:
         return None, list(REQUIRED_FILES)
     folder = folders[0]
-    missing = [
-        required
-        for required in REQUIRED_FILES
-        if posixpath.join(folder, required) not in names
-    ]
+    missing = [name for name in required if posixpath.join(folder, name) not in names]
     return folder, missing
 
 
 def _extract(
-    zip_path: pathlib.Path, dest_dir: pathlib.Path, source: str, fix: str
+    zip_path: pathlib.Path, dest_dir: pathlib.Path, source: str, fix: str,
+    layouts=(REQUIRED_FILES,),
 ) -> pathlib.Path:
     def refuse(problem: str) -> PresetError:
         return PresetError(f"The zip from {source} {problem}. {fix}")
@@ -354,7 +357,10 @@ def _extract(
             raise refuse(f"is corrupt ({error!r})") from error
         if corrupt is not None:
             raise refuse(f"is corrupt: member {corrupt!r} fails its checksum")
-        folder, missing = _model_folder(set(archive.namelist()))
+        names = set(archive.namelist())
+        folder, missing = min(
+            (_model_folder(names, layout) for layout in layouts), key=lambda found: len(found[1])
+        )
         if missing:
             where = f" (in folder {folder!r})" if folder else ""
             raise refuse(f"lacks {', '.join(missing)}{where}")

@@ -27,6 +27,7 @@ from bert_keras.presets.convert_google import (
 )
 from bert_keras.presets.convert_hf import convert_hf_checkpoint, read_hf_config
 from bert_keras.presets.weight_mapping import assign_weights
+from bert_keras.safe_paths import share_like_umask
 
 _SHAPE_KEYS = (
     "vocabulary_size",
@@ -203,6 +204,7 @@ def _atomic_save(folder, filename, write):
     os.close(handle)
     try:
         write(temp)
+        share_like_umask(temp)
         os.replace(temp, folder / filename)
     finally:
         if os.path.exists(temp):

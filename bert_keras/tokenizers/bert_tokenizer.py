@@ -27,6 +27,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from bert_keras.errors import DataError
+from bert_keras.layers.id_checks import out_of_range_message
 from bert_keras.unicode_ranges import is_cjk
 
 _MAX_CODEPOINT = 0x10FFFF
@@ -439,6 +441,15 @@ class BertTokenizer(keras.layers.Layer):
     def ids_to_tokens(self, ids):
         """Maps ids (tensor, ragged tensor or nested lists) to pieces."""
         ids = self._to_id_tensor(ids)
+        flat = ids.flat_values if isinstance(ids, tf.RaggedTensor) else ids
+        if tf.executing_eagerly():
+            size = int(self._vocab_tensor.shape[0])
+            message = out_of_range_message(
+                flat.numpy(), size, "token id",
+                f"This tokenizer's vocabulary has {size} pieces; ids must come from it.",
+            )
+            if message:
+                raise DataError(message)
         if isinstance(ids, tf.RaggedTensor):
             return ids.with_flat_values(
                 tf.gather(self._vocab_tensor, ids.flat_values)

@@ -119,7 +119,9 @@ def test_round_trip_is_bitwise(tmp_path, model):
     original = random_backbone("gelu", seed=4)
     exported = original
     if model == "classifier":
-        exported = BertClassifier(original, 2, preprocessor=BertPreprocessor(tokenizer()))
+        exported = BertClassifier(
+            original, 2, preprocessor=BertPreprocessor(tokenizer(), sequence_length=24)
+        )
     to_huggingface(exported, tmp_path / "hf", tokenizer=tokenizer())
     loaded = BertBackbone.from_preset(str(tmp_path / "hf"))
     settings = {**original.get_config(), "name": loaded.name}
@@ -155,8 +157,17 @@ def test_existing_folder_is_kept_without_overwrite(tmp_path):
     assert [path.name for path in target.iterdir()] == ["notes.txt"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["hf"]
 
+    # A folder that is not an export of ours is never replaced.
+    with pytest.raises(ExportError, match="not an export made by bert-keras"):
+        to_huggingface(random_backbone(), target, tokenizer=tokenizer(), overwrite=True)
+    assert (target / "notes.txt").read_text() == "keep me"
+
+    (target / "notes.txt").unlink()
+    target.rmdir()
+    to_huggingface(random_backbone(), target, tokenizer=tokenizer())
     to_huggingface(random_backbone(), target, tokenizer=tokenizer(), overwrite=True)
     assert sorted(path.name for path in target.iterdir()) == [
+        ".bert_keras_export",
         "config.json",
         "model.safetensors",
         "special_tokens_map.json",
@@ -179,3 +190,15 @@ def test_other_models_are_refused(tmp_path):
     with pytest.raises(ExportError, match="BertBackbone or BertClassifier"):
         to_huggingface(model, tmp_path / "hf", tokenizer=tokenizer())
     assert not (tmp_path / "hf").exists()
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        to_huggingface(random_backbone(), tmp_path / "hf", tokenizer=tokenizer())
+    finally:
+        os.umask(previous)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in (tmp_path / "hf").iterdir()}
+    assert set(modes.values()) == {0o644}, modes

@@ -9,7 +9,7 @@ import pytest
 from tests.checkpoints import synthetic_vocabulary
 from tests.export.random_models import VOCABULARY_SIZE, batch, random_backbone
 
-from bert_keras.errors import ExportError
+from bert_keras.errors import DataError, ExportError
 from bert_keras.export import to_keras_hub
 from bert_keras.models import BertClassifier
 from bert_keras.preprocessing import BertPreprocessor
@@ -106,11 +106,15 @@ def test_other_activations_are_refused(tmp_path):
 
 
 def test_sequence_length_must_fit_the_model(tmp_path):
+    with pytest.raises(DataError, match="24 positions"):
+        BertClassifier(
+            random_backbone(), 2, preprocessor=BertPreprocessor(tokenizer(), sequence_length=512)
+        )
     classifier = BertClassifier(
-        random_backbone(), 2, preprocessor=BertPreprocessor(tokenizer(), sequence_length=512)
+        random_backbone(), 2, preprocessor=BertPreprocessor(tokenizer(), sequence_length=24)
     )
     with pytest.raises(ExportError, match="max_sequence_length of 24"):
-        to_keras_hub(classifier, tmp_path / "hub")
+        to_keras_hub(classifier, tmp_path / "hub", sequence_length=512)
     to_keras_hub(classifier, tmp_path / "hub", sequence_length=24)
     loaded = keras_hub.models.BertTextClassifier.from_preset(str(tmp_path / "hub"))
     assert loaded.preprocessor.sequence_length == 24

@@ -206,12 +206,40 @@ def test_bad_requests_name_the_problem(exported):
             )
         except tf.errors.InvalidArgumentError as error:
             messages.append(error.message)
+        try:
+            loaded.signatures["serve_token_ids"](
+                token_ids=tf.fill([1, 40], 2),
+                segment_ids=tf.zeros([1, 40], tf.int32),
+                padding_mask=tf.ones([1, 40], tf.int32),
+            )
+        except tf.errors.InvalidArgumentError as error:
+            messages.append(error.message)
         print(json.dumps(messages))
         """
     )
-    assert len(messages) == 2
+    assert len(messages) == 3
     assert "text_a and text_b must hold the same number of strings" in messages[0]
     assert f"Found a token id outside [0, {len(VOCABULARY)})" in messages[1]
+    assert "serve_token_ids takes at most 32 tokens per row" in messages[2]
+
+
+def test_an_empty_request_gets_an_empty_answer(exported):
+    shapes = run_in_plain_tensorflow(
+        f"""
+        loaded = tf.saved_model.load({str(exported)!r})
+        empty = tf.constant([], tf.string)
+        pair = loaded.signatures["serving_default"](text_a=empty, text_b=empty)
+        single = loaded.signatures["serve_text"](text_a=empty)
+        print(json.dumps([pair["probabilities"].shape.as_list(), single["logits"].shape.as_list()]))
+        """
+    )
+    assert shapes == [[0, 3], [0, 3]]
+
+
+def test_a_threshold_is_refused_for_a_classifier(classifier, tmp_path):
+    with pytest.raises(ExportError, match="no such answer"):
+        export_saved_model(classifier, tmp_path / "export", null_score_diff_threshold=0.0)
+    assert not (tmp_path / "export").exists()
 
 
 def test_backbone_export_for_feature_extraction(classifier, tmp_path):
@@ -268,8 +296,12 @@ def test_existing_export_is_kept_unless_overwrite(classifier, exported, tmp_path
     with pytest.raises(ExportError, match="overwrite=True"):
         export_saved_model(classifier, target)
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    with pytest.raises(ExportError, match="not an export made by bert-keras"):
+        export_saved_model(classifier, target, overwrite=True)
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    (target / "keep.txt").unlink()
     export_saved_model(classifier, target, overwrite=True)
-    assert not (target / "keep.txt").exists()
+    export_saved_model(classifier, target, overwrite=True)
     assert (target / "saved_model.pb").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
 
@@ -303,7 +335,7 @@ def test_a_failed_export_process_is_reported_and_leaves_nothing(classifier, tmp_
 def test_unwritable_destination_is_a_clear_error(classifier, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(ExportError, match="Cannot write to"):
+    with pytest.raises(ExportError, match="is a file, not a folder"):
         export_saved_model(classifier, blocker / "export")
     with pytest.raises(ExportError, match="is a file"):
         export_saved_model(classifier, blocker)

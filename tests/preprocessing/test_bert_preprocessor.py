@@ -365,7 +365,7 @@ def test_invalid_sequence_length(tokenizer, sequence_length):
         (np.array([1, 2]), "Accepted inputs"),
         (None, "Accepted inputs"),
         (tf.ragged.constant([["a"], ["b", "c"]]), "Accepted inputs"),
-        ([["the dog"]], "rank 0 or 1"),
+        ([["the dog"]], "1 items, not 2"),
         (("a", "b", "c"), "pair"),
         (("a",), "pair"),
         ({"text_b": "a"}, "text_a"),

@@ -148,7 +148,7 @@ def test_long_contexts_are_windowed_and_empty_ones_get_one(small):
 def test_bad_inputs_and_arguments(small):
     with pytest.raises(DataError, match="pair"):
         small(["only questions"])
-    with pytest.raises(DataError, match="one context per question"):
+    with pytest.raises(DataError, match="one second text per first text"):
         small((["a", "b"], ["c"]))
     with pytest.raises(ValueError, match="leaves no room"):
         BertSpanPreprocessor(small.tokenizer, sequence_length=8, max_query_length=5)

@@ -171,3 +171,32 @@ def test_real_minilm_tokenizer_matches_the_folders_tokenizer():
         if [p.decode() for p in ours_pieces] != theirs.tokenize(line)
     ]
     assert not differing, differing[:3]
+
+
+def test_a_zipped_folder_loads_like_the_folder(tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("BERT_KERAS_HOME", str(tmp_path / "home"))
+    torch.manual_seed(0)
+    folder = tmp_path / "hf"
+    transformers.BertModel(tiny_hf_config()).eval().save_pretrained(folder)
+    write_vocabulary(folder, 40)
+    archive = shutil.make_archive(str(tmp_path / "hf-zipped"), "zip", tmp_path, "hf")
+    batch = inputs(40)
+    from_folder = BertBackbone.from_preset(str(folder))(batch)["sequence_output"]
+    from_zip = BertBackbone.from_preset(archive)(batch)["sequence_output"]
+    np.testing.assert_array_equal(np.asarray(from_folder), np.asarray(from_zip))
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"bert"', "null"])
+def test_a_config_that_is_not_an_object_is_explained(tmp_path, content):
+    (tmp_path / "config.json").write_text(content)
+    write_vocabulary(tmp_path, 40)
+    with pytest.raises(CheckpointError, match="not an object of settings"):
+        resolve_preset(str(tmp_path))
+    google = tmp_path / "google"
+    google.mkdir()
+    (google / "bert_config.json").write_text(content)
+    write_vocabulary(google, 40)
+    with pytest.raises(CheckpointError, match="not an object of settings"):
+        resolve_preset(str(google))
