@@ -7,6 +7,7 @@ The public API:
 - `bert_keras.presets` (`list_presets`, `download_preset`, ...)
 - `bert_keras.layers` (the reusable building blocks)
 - `bert_keras.export` (SavedModels on raw text, Hugging Face, keras-hub)
+- `bert_keras.callbacks` (stop on a non-finite loss, atomic checkpoints)
 - `bert_keras.distribute` (`get_strategy`: CPU, GPUs, TPU or many workers,
   with mixed precision to match)
 
@@ -19,6 +20,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "callbacks",
     "data",
     "distribute",
     "errors",

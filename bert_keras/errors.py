@@ -32,3 +32,7 @@ class DistributionError(BertKerasError, ValueError):
 
 class TrainingError(BertKerasError, RuntimeError):
     """Training cannot go on, e.g. because the loss is no longer finite."""
+
+
+class OutputError(BertKerasError, OSError):
+    """An output path cannot be written, or must not be replaced."""

@@ -20,7 +20,7 @@ import pathlib
 import tempfile
 import zipfile
 
-from bert_keras.errors import BertKerasError
+from bert_keras.errors import BertKerasError, OutputError
 
 # Written at the top of every export folder; recognising our own exports by
 # it is what lets `overwrite` replace them and nothing else.
@@ -28,10 +28,6 @@ EXPORT_MARKER = ".bert_keras_export"
 # SavedModels exported before the marker existed carry this file.
 _LEGACY_SAVED_MODEL_MARKER = pathlib.Path("assets.extra") / "bert_keras.json"
 _KERAS_ARCHIVE_MEMBERS = {"config.json", "metadata.json"}
-
-
-class OutputError(BertKerasError, OSError):
-    """An output path cannot be written, or must not be replaced."""
 
 
 def _umask():

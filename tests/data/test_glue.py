@@ -133,7 +133,8 @@ def test_xnli_filters_dev_by_language(glue_dir):
     train = german.read_examples(glue_dir, "train")
     assert train[0].text_a.startswith("Konzeptionell") and train[0].label == "entailment"
     assert len(get_task("xnli", language="ar").read_examples(glue_dir, "dev")) == 1
-    assert get_task("xnli", language="en").read_examples(glue_dir, "dev") == []
+    with pytest.raises(DataError, match="holds no dev examples in language 'en'"):
+        get_task("xnli", language="en").read_examples(glue_dir, "dev")
     # No machine-translated training file for "en" in this folder.
     with pytest.raises(DataError, match=r"multinli\.train\.en\.tsv"):
         get_task("xnli", language="en").read_examples(glue_dir, "train")
@@ -218,7 +219,9 @@ def test_bad_score_and_short_test_row(tmp_path):
     glue_files.write_rows(tmp_path / "test.tsv", [header, row, row[:2]])
     with pytest.raises(DataError, match=r"test\.tsv:3: expected at least 3"):
         get_task("qqp").read_examples(tmp_path, "test")
-    assert len(get_task("qqp").read_examples(tmp_path, "test", skip_bad_rows=True)) == 1
+    # Test rows are matched to predictions by position: never skipped.
+    with pytest.raises(DataError, match=r"test\.tsv:3: .*test rows are never skipped"):
+        get_task("qqp").read_examples(tmp_path, "test", skip_bad_rows=True)
 
 
 def test_dataset_raises_on_bad_rows(bad_rte):
@@ -280,11 +283,13 @@ def test_dataset_batches_into_string_vectors(glue_dir):
     assert labels.numpy().tolist() == [1, 0]
 
 
-def test_empty_split_gives_an_empty_dataset(tmp_path):
+def test_an_empty_split_is_an_error_naming_the_file(tmp_path):
     glue_files.write_rows(tmp_path / "dev.tsv", [["sentence", "label"]])
-    dataset = get_task("sst-2").dataset(tmp_path, "dev")
-    assert dataset.element_spec == (tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int32))
-    assert list(dataset) == []
+    with pytest.raises(DataError, match=r"dev\.tsv holds no dev examples"):
+        get_task("sst-2").dataset(tmp_path, "dev")
+    glue_files.write_rows(tmp_path / "train.tsv", [["sentence", "label"], ["fine", "7"]])
+    with pytest.raises(DataError, match=r"holds no train examples \(1 bad rows skipped\)"):
+        get_task("sst-2").read_examples(tmp_path, "train", skip_bad_rows=True)
 
 
 # --- metrics through the task ----------------------------------------------------
