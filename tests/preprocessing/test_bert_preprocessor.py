@@ -370,8 +370,8 @@ def test_invalid_sequence_length(tokenizer, sequence_length):
         (("a",), "pair"),
         ({"text_b": "a"}, "text_a"),
         ({"text_a": "a", "label": 1}, "text_a"),
-        (("the dog", ["the", "dog"]), "same size"),
-        ((["the", "dog"], ["the", "dog", "fox"]), "same size"),
+        (("the dog", ["the", "dog"]), "one second text per first text; got 1 and 2"),
+        ((["the", "dog"], ["the", "dog", "fox"]), "one second text per first text; got 2 and 3"),
     ],
 )
 def test_invalid_inputs(tokenizer, inputs, message):
