@@ -35,6 +35,8 @@ _SUBMODULES = (
 _EXPORTS = {
     "BertBackbone": "bert_keras.models",
     "BertClassifier": "bert_keras.models",
+    "BertFeatureExtractor": "bert_keras.models",
+    "BertSentenceEncoder": "bert_keras.models",
     "BertSpanLabeler": "bert_keras.models",
     "BertPreprocessor": "bert_keras.preprocessing",
     "BertSpanPreprocessor": "bert_keras.preprocessing",

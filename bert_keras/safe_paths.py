@@ -201,3 +201,27 @@ def write_text_atomic(path, text):
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def check_output_file(path, overwrite, inputs=(), flag="--output-file"):
+    """Raises `OutputError` unless `path` can be written as a new result file.
+
+    Its folder must exist and be writable (nothing is created: a typo in
+    the folder should not silently make a new tree); an existing file is
+    replaced only with `overwrite`; and it may not be one of `inputs`.
+    """
+    path = pathlib.Path(path).expanduser().absolute()
+    if path.is_dir():
+        raise OutputError(f"{flag} {path} is a folder; give a file path inside it.")
+    if not path.parent.is_dir():
+        raise OutputError(
+            f"The folder of {flag} {path} does not exist; create {path.parent} "
+            "first, or choose a path in an existing folder."
+        )
+    check_output_folder(path.parent, flag=f"The folder of {flag}")
+    check_spares_inputs(path, inputs, flag)
+    if path.exists() and not overwrite:
+        raise OutputError(
+            f"{flag} {path} exists; pass --overwrite to replace it, or choose "
+            "another path."
+        )

@@ -11,6 +11,7 @@ MODULES = [
     "bert_keras.layers.bert_encoder_block",
     "bert_keras.layers.bert_pooler",
     "bert_keras.layers.masked_lm_head",
+    "bert_keras.layers.sentence_pooling",
     "bert_keras.tokenizers.bert_tokenizer",
     "bert_keras.distribute",
     "bert_keras.optimizers",

@@ -269,3 +269,15 @@ def accumulation_note(args, micro_batch):
     if args.grad_accum_steps == 1:
         return ""
     return f" (each {args.grad_accum_steps} micro-batches of {micro_batch})"
+
+
+def progress(iterable, total, unit, desc):
+    """`iterable` behind a progress bar on stderr when it is a terminal;
+    BERT_KERAS_PROGRESS=1 forces the bar on, 0 off."""
+    import sys
+
+    from tqdm import tqdm
+
+    setting = os.environ.get("BERT_KERAS_PROGRESS", "").strip()
+    shown = setting == "1" or (setting != "0" and sys.stderr.isatty())
+    return tqdm(iterable, total=total, unit=unit, desc=desc, file=sys.stderr, disable=not shown)

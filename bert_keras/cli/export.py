@@ -72,9 +72,14 @@ def run(args):
             model, output, preprocessor=preprocessor, overwrite=args.overwrite,
             null_score_diff_threshold=args.null_score_diff_threshold,
         )
-        inputs = "(question, context)" if hasattr(preprocessor, "doc_stride") else (
-            "(text_a, text_b), serve_text (text_a)"
-        )
+        from bert_keras.models import BertSentenceEncoder
+
+        if hasattr(preprocessor, "doc_stride"):
+            inputs = "(question, context)"
+        elif isinstance(model, BertSentenceEncoder):
+            inputs = "(text)"
+        else:
+            inputs = "(text_a, text_b), serve_text (text_a)"
         print(f"Exported a SavedModel to {output}; signatures serving_default {inputs} and serve_token_ids.")
     elif args.format == "huggingface":
         from bert_keras.export import to_huggingface

@@ -3,7 +3,16 @@
 import argparse
 import sys
 
-from bert_keras.cli import classify, demo, export, presets, squad, squad_eval
+from bert_keras.cli import (
+    classify,
+    demo,
+    embed,
+    export,
+    extract_features,
+    presets,
+    squad,
+    squad_eval,
+)
 from bert_keras.cli.quiet import native_logs_silenced
 from bert_keras.errors import BertKerasError
 
@@ -12,6 +21,8 @@ COMMANDS = {
     "classify": classify,
     "squad": squad,
     "squad-eval": squad_eval,
+    "extract-features": extract_features,
+    "embed": embed,
     "export": export,
     "presets": presets,
 }

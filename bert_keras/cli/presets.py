@@ -18,7 +18,11 @@ def add_parser(commands):
     fetch = actions.add_parser(
         "download", help="download a preset into the cache and print its folder"
     )
-    fetch.add_argument("name", help="a preset name, alias or Google folder name")
+    fetch.add_argument(
+        "name",
+        help="a preset name, alias or Google folder name; a Hugging Face preset "
+        "prints its installed folder, or downloads it from the Hub",
+    )
     fetch.set_defaults(run=run_download)
 
 
@@ -33,6 +37,7 @@ def run_list(args):
                 "num_parameters": info.num_parameters,
                 "lowercase": info.lowercase,
                 "language": info.language,
+                "source": info.source_description(),
                 "url": info.url,
                 "description": info.description,
             }

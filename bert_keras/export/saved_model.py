@@ -6,7 +6,7 @@ so a client sends strings and gets predictions back. Loading it needs only
 bert_keras. That is what TensorFlow Serving, `tf.saved_model.load` and
 `saved_model_cli` see.
 
-Signatures, for every model:
+Signatures of a classifier or a backbone:
 
 - `serving_default`: `text_a` and `text_b`, `tf.string` of shape `[batch]`.
   A row whose `text_b` has no tokens (an empty string) is packed as a single
@@ -14,6 +14,10 @@ Signatures, for every model:
 - `serve_text`: `text_a` alone.
 - `serve_token_ids`: `token_ids`, `segment_ids` and `padding_mask`, `int32`
   of shape `[batch, seq]`, for clients that tokenize themselves.
+
+A `BertSentenceEncoder` has `serving_default` with one input, `text`
+(`tf.string` `[batch]`), and `serve_token_ids`; both return `embeddings`,
+float32 `[batch, dim]`, pooled and normalized as the model is.
 
 Outputs: a `BertClassifier` gives `logits` and `probabilities` (`float32`,
 `[batch, num_classes]`), or `predictions` (`[batch]`) for regression; a
@@ -56,9 +60,9 @@ def export_saved_model(
     `overwrite=True`.
 
     Args:
-        model: a `BertClassifier` or a `BertSpanLabeler` (their attached
-            preprocessor is used), or a `BertBackbone` (for feature
-            extraction).
+        model: a `BertClassifier`, a `BertSpanLabeler` or a
+            `BertSentenceEncoder` (their attached preprocessor is used), or a
+            `BertBackbone` (for feature extraction).
         export_dir: str or path. The SavedModel folder to create.
         preprocessor: a `bert_keras.preprocessing.BertPreprocessor` (a
             `BertSpanPreprocessor` for a span labeler). Needed for a
@@ -110,11 +114,13 @@ def export_saved_model(
 
 
 def _model_and_preprocessor(model, preprocessor):
-    from bert_keras.models import BertSpanLabeler
+    from bert_keras.models import BertSentenceEncoder, BertSpanLabeler
     from bert_keras.preprocessing import BertPreprocessor, BertSpanPreprocessor
 
     if isinstance(model, BertSpanLabeler):
         backbone, kind = model.backbone, BertSpanPreprocessor
+    elif isinstance(model, BertSentenceEncoder):
+        backbone, kind = model.backbone, BertPreprocessor
     else:
         (backbone, _), kind = split_model(model), BertPreprocessor
     if preprocessor is None:
@@ -141,133 +147,12 @@ def _model_and_preprocessor(model, preprocessor):
 
 
 def _write(model, preprocessor, folder, null_score_diff_threshold):
-    import tensorflow as tf
+    from bert_keras.export.signatures import signatures_for
 
-    from bert_keras.models import BertSpanLabeler
-    from bert_keras.preprocessing import BertPreprocessor
-
-    if isinstance(model, BertSpanLabeler):
-        signatures = _span_signatures(model, preprocessor, null_score_diff_threshold)
-        _save(model, preprocessor, preprocessor, signatures, folder)
-        return
-
-    # Padded to the longest row of each request: the same predictions as
-    # fixed padding (the attention mask hides padding), for less work.
-    serving_preprocessor = BertPreprocessor(
-        preprocessor.tokenizer,
-        sequence_length=preprocessor.sequence_length,
-        padding="longest",
-        pad_to_multiple_of=preprocessor.pad_to_multiple_of,
+    signatures, serving_preprocessor = signatures_for(
+        model, preprocessor, null_score_diff_threshold
     )
-    outputs = _outputs_function(model)
-
-    def from_pair(text_a, text_b):
-        with _same_size(text_a, text_b, "text_a and text_b"):
-            return outputs(serving_preprocessor((text_a, text_b)))
-
-    def from_text(text_a):
-        return outputs(serving_preprocessor(text_a))
-
-    def from_token_ids(token_ids, segment_ids, padding_mask):
-        with _fits_positions(token_ids, model):
-            return outputs(
-                {
-                    "token_ids": token_ids,
-                    "segment_ids": segment_ids,
-                    "padding_mask": padding_mask,
-                }
-            )
-
-    def text(name):
-        return tf.TensorSpec([None], tf.string, name=name)
-
-    def ids(name):
-        return tf.TensorSpec([None, None], tf.int32, name=name)
-
-    signatures = {
-        "serving_default": tf.function(
-            from_pair, input_signature=[text("text_a"), text("text_b")], autograph=False
-        ),
-        "serve_text": tf.function(
-            from_text, input_signature=[text("text_a")], autograph=False
-        ),
-        "serve_token_ids": tf.function(
-            from_token_ids,
-            input_signature=[ids("token_ids"), ids("segment_ids"), ids("padding_mask")],
-            autograph=False,
-        ),
-    }
     _save(model, preprocessor, serving_preprocessor, signatures, folder)
-
-
-def _span_signatures(model, preprocessor, threshold):
-    """Question and context in; windows, logits and the best answer out."""
-    import tensorflow as tf
-
-    def from_text(question, context):
-        with _same_size(question, context, "question and context"):
-            inputs, windows = preprocessor((question, context))
-        logits = model(inputs, training=False)
-        start_logits = tf.cast(logits["start_logits"], tf.float32)
-        end_logits = tf.cast(logits["end_logits"], tf.float32)
-        outputs = preprocessor.decode(windows, start_logits, end_logits, context, threshold)
-        # Logits per question, `[batch, windows, seq]`: one batch dimension
-        # for every output, as TensorFlow Serving's row format wants.
-        rows = tf.cast(windows["example_index"], tf.int64)
-        for name, value in (("start_logits", start_logits), ("end_logits", end_logits)):
-            per_question = tf.RaggedTensor.from_value_rowids(
-                value, rows, nrows=tf.size(question, out_type=tf.int64)
-            )
-            outputs[name] = per_question.to_tensor(-1e9)
-        return outputs
-
-    def from_token_ids(token_ids, segment_ids, padding_mask):
-        with _fits_positions(token_ids, model):
-            logits = model(
-                {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
-                training=False,
-            )
-        return {name: tf.cast(value, tf.float32) for name, value in logits.items()}
-
-    def text(name):
-        return tf.TensorSpec([None], tf.string, name=name)
-
-    def ids(name):
-        return tf.TensorSpec([None, None], tf.int32, name=name)
-
-    return {
-        "serving_default": tf.function(
-            from_text, input_signature=[text("question"), text("context")], autograph=False
-        ),
-        "serve_token_ids": tf.function(
-            from_token_ids,
-            input_signature=[ids("token_ids"), ids("segment_ids"), ids("padding_mask")],
-            autograph=False,
-        ),
-    }
-
-
-def _fits_positions(token_ids, model):
-    """A scope whose ops run only once `token_ids` fit the model's positions."""
-    import tensorflow as tf
-
-    limit = getattr(model, "backbone", model).max_sequence_length
-    check = tf.debugging.assert_less_equal(
-        tf.shape(token_ids)[1], limit,
-        message=f"serve_token_ids takes at most {limit} tokens per row, the "
-        "model's positions; truncate the ids, or send text to serving_default",
-    )
-    return tf.control_dependencies([check])
-
-
-def _same_size(first, second, names):
-    """A scope whose ops run only once `first` and `second` have one size."""
-    import tensorflow as tf
-
-    check = tf.debugging.assert_equal(
-        tf.size(first), tf.size(second), message=f"{names} must hold the same number of strings"
-    )
-    return tf.control_dependencies([check])
 
 
 def _save(model, preprocessor, serving_preprocessor, signatures, folder):
@@ -295,33 +180,6 @@ def _save(model, preprocessor, serving_preprocessor, signatures, folder):
     )
 
 
-def _outputs_function(model):
-    import tensorflow as tf
-
-    from bert_keras.models import BertClassifier
-
-    if isinstance(model, BertClassifier):
-
-        def classifier_outputs(inputs):
-            logits = tf.cast(model(inputs, training=False), tf.float32)
-            if model.num_classes == 1:
-                return {"predictions": logits[:, 0]}
-            return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
-
-        return classifier_outputs
-
-    def backbone_outputs(inputs):
-        outputs = model(inputs, training=False)
-        return {
-            "sequence_output": tf.cast(outputs["sequence_output"], tf.float32),
-            "pooled_output": tf.cast(outputs["pooled_output"], tf.float32),
-            "token_ids": inputs["token_ids"],
-            "padding_mask": inputs["padding_mask"],
-        }
-
-    return backbone_outputs
-
-
 def _metadata(model, preprocessor, signatures):
     import bert_keras
 
@@ -334,6 +192,7 @@ def _metadata(model, preprocessor, signatures):
     return {
         "model": type(model).__name__,
         "num_classes": getattr(model, "num_classes", None),
+        **{name: getattr(model, name) for name in ("pooling", "normalize") if hasattr(model, name)},
         **span_settings,
         "max_seq_length": preprocessor.sequence_length,
         "lowercase": preprocessor.tokenizer.lowercase,

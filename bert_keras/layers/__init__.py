@@ -5,6 +5,7 @@ from bert_keras.layers.bert_encoder_block import BertEncoderBlock
 from bert_keras.layers.bert_pooler import BertPooler
 from bert_keras.layers.masked_lm_head import MaskedLMHead
 from bert_keras.layers.multi_head_self_attention import MultiHeadSelfAttention
+from bert_keras.layers.sentence_pooling import SentencePooling
 
 __all__ = [
     "BertEmbedding",
@@ -12,4 +13,5 @@ __all__ = [
     "BertPooler",
     "MaskedLMHead",
     "MultiHeadSelfAttention",
+    "SentencePooling",
 ]

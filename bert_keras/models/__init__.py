@@ -2,7 +2,16 @@
 
 from bert_keras.models.bert_backbone import BertBackbone
 from bert_keras.models.bert_classifier import BertClassifier
+from bert_keras.models.bert_feature_extractor import BertFeatureExtractor
+from bert_keras.models.bert_sentence_encoder import BertSentenceEncoder
 from bert_keras.models.bert_span_labeler import BertSpanLabeler
 from bert_keras.models.bert_task import BertTask
 
-__all__ = ["BertBackbone", "BertClassifier", "BertSpanLabeler", "BertTask"]
+__all__ = [
+    "BertBackbone",
+    "BertClassifier",
+    "BertFeatureExtractor",
+    "BertSentenceEncoder",
+    "BertSpanLabeler",
+    "BertTask",
+]

@@ -39,6 +39,9 @@ def checked_data(model, x, y, purpose, allow_empty=False):
             f"There are no {purpose} examples: the inputs are empty. Pass at "
             "least one example."
         )
+    if isinstance(y, list) and all(np.ndim(value) == 0 for value in y):
+        # A plain list of labels is one array, not a structure of scalars.
+        y = np.asarray(y)
     if y is not None and _is_concrete(y):
         labels = keras.tree.map_structure(np.asarray, y)
         first = keras.tree.flatten(labels)[0]

@@ -6,12 +6,8 @@
 
 from bert_keras.presets.download import download_preset
 from bert_keras.presets.loader import load_pretraining_heads, resolve_preset
-from bert_keras.presets.registry import (
-    PresetInfo,
-    get_preset_info,
-    list_presets,
-    preset_table,
-)
+from bert_keras.presets.registry import PresetInfo, get_preset_info, list_presets
+from bert_keras.presets.table import preset_table
 
 __all__ = [
     "PresetInfo",

