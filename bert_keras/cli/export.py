@@ -105,8 +105,6 @@ def _local_preset(preset):
 
 def _load(args):
     """The model to export and the preprocessor that feeds it."""
-    import keras
-
     from bert_keras.cli.common import load_saved_model
     from bert_keras.errors import ExportError
     from bert_keras.preprocessing import BertPreprocessor

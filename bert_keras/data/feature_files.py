@@ -22,6 +22,7 @@ per token for the same four layers, with no parsing to read them back):
   `offsets[i]:offsets[i + 1]`.
 """
 
+import contextlib
 import io
 import json
 import os
@@ -75,12 +76,19 @@ def write_jsonl(path, examples):
     return count
 
 
-def _write_npy_member(archive, name, shape, dtype, source):
-    """Streams raw bytes from `source` into `archive` as `name.npy`."""
+@contextlib.contextmanager
+def _npy_member(archive, name, shape, dtype):
+    """An open `name.npy` member of `archive`, its header written, for the data."""
     with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
         header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
                   "fortran_order": False, "shape": shape}
         np.lib.format.write_array_header_2_0(member, header)
+        yield member
+
+
+def _write_npy_member(archive, name, shape, dtype, source):
+    """Streams raw bytes from `source` into `archive` as `name.npy`."""
+    with _npy_member(archive, name, shape, dtype) as member:
         with open(source, "rb") as file:
             shutil.copyfileobj(file, member, _COPY_BYTES)
 
@@ -142,10 +150,7 @@ def _npy_bytes(array):
 def _write_tokens(archive, tokens_path, total, longest):
     """The tokens as a fixed-width unicode array, streamed from their file."""
     dtype = f"<U{longest}"
-    with archive.open("tokens.npy", "w", force_zip64=True) as member:
-        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                  "fortran_order": False, "shape": (total,)}
-        np.lib.format.write_array_header_2_0(member, header)
+    with _npy_member(archive, "tokens", (total,), dtype) as member:
         with open(tokens_path, encoding="utf-8", newline="\n") as file:
             chunk = []
             for line in file:

@@ -557,9 +557,6 @@ class GlueTask:
             lambda features, label: (preprocessor(features), label))
         ```
         """
-        # Imported here so that reading TSV files does not load TensorFlow.
-        import tensorflow as tf
-
         return self.examples_dataset(self.read_examples(data_dir, split, skip_bad_rows=skip_bad_rows))
 
     def examples_dataset(self, examples):
