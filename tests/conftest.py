@@ -192,3 +192,27 @@ def served(mirror, preset_env, tiny_release):
     info, config, arrays, data = tiny_release
     mirror.publish(info.path, data)
     return mirror, config, arrays
+
+
+_DATA_TESTS = pathlib.Path(__file__).parent / "data"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Runs backend-independent tests under the TensorFlow backend only.
+
+    They read, write and score data with tf.data and NumPy, never a Keras
+    model, so a second backend would only repeat them. That is every test
+    in `tests/data/` and any marked `backend_independent`.
+    """
+    import os
+
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        return
+    kept, dropped = [], []
+    for item in items:
+        independent = item.get_closest_marker("backend_independent") is not None or \
+            _DATA_TESTS in pathlib.Path(str(item.fspath)).parents
+        (dropped if independent else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

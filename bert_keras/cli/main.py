@@ -10,6 +10,7 @@ from bert_keras.cli import (
     export,
     extract_features,
     presets,
+    pretraining_data,
     squad,
     squad_eval,
 )
@@ -23,6 +24,7 @@ COMMANDS = {
     "squad-eval": squad_eval,
     "extract-features": extract_features,
     "embed": embed,
+    "pretraining-data": pretraining_data,
     "export": export,
     "presets": presets,
 }

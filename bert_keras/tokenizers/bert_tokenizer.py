@@ -29,6 +29,8 @@ import tensorflow_text as tf_text
 
 from bert_keras.errors import DataError
 from bert_keras.layers.id_checks import out_of_range_message
+from bert_keras import unicode_ranges
+from bert_keras.tokenizers.array_cache import cached_arrays
 from bert_keras.unicode_ranges import is_cjk
 
 _MAX_CODEPOINT = 0x10FFFF
@@ -106,6 +108,13 @@ def _case_flags(char):
 
 @functools.lru_cache(maxsize=None)
 def _unicode_tables():
+    """The tables of `_build_unicode_tables`, built once per machine: the
+    build walks all 1.1M code points in Python, which takes seconds."""
+    return cached_arrays("unicode-tables", [__file__, unicode_ranges.__file__],
+                         _build_unicode_tables)
+
+
+def _build_unicode_tables():
     """Builds the per-code-point tables.
 
     Returns:

@@ -88,3 +88,22 @@ def test_attention_kernels_prints_its_table(tmp_path):
         assert "error" not in result, result
         if label != "explicit, dropout 0.1":
             assert result["output_error"] < 1e-5 and result["gradient_error"] < 1e-5
+
+
+@pytest.mark.slow
+@pytest.mark.backend_independent
+def test_pretraining_data_benchmark_reports_cores_and_memory(tmp_path):
+    # The speed comparison installs TF Model Garden from the package index,
+    # which tests may not reach; the other two measurements run here.
+    report = {}
+    for what in ("cores", "memory"):
+        printed = run_script(
+            "pretraining_data.py", what, "--shard-mb", "0.05", "--cores-shards", "2",
+            "--memory-mb", "0.1", "--memory-shards", "2", "--dupe-factor", "1",
+            "--out", str(tmp_path / f"{what}.json"), backend="tensorflow",
+        )
+        assert f'"{what}"' in printed
+        report.update(json.loads((tmp_path / f"{what}.json").read_text()))
+    assert report["memory"]["instances"] > 0 and report["memory"]["peak_rss_mib"] > 0
+    cores = report["cores"]
+    assert cores["one_process"]["instances"] == cores["all_cores"]["instances"] > 0

@@ -11,6 +11,7 @@ import pytest
     [
         "bert_keras.data.glue",
         "bert_keras.data.metrics",
+        "bert_keras.data.pretraining.settings",
         "bert_keras.data.squad.evaluation",
         "bert_keras.data.squad.examples",
         "bert_keras.data.squad.postprocessing",

@@ -118,3 +118,62 @@ def test_documents_are_read_as_the_original_reads_them(tmp_path):
     second.write_bytes(b"a\n\nb")
     documents = read_documents([first, second], tokenizer, batch_lines=2)
     assert documents == [[["a", "b"]], [["c", "d"], ["d", "d"], ["a"]], [["b"]]]
+
+
+def test_the_fast_shuffle_draws_as_random_shuffle():
+    import random
+
+    from bert_keras.data.pretraining.instances import shuffle
+
+    for seed in range(30):
+        for size in (0, 1, 2, 3, 7, 64, 129, 1000):
+            ours, theirs = random.Random(seed), random.Random(seed)
+            mine, reference_list = list(range(size)), list(range(size))
+            shuffle(mine, ours)
+            theirs.shuffle(reference_list)
+            assert mine == reference_list and ours.random() == theirs.random(), (seed, size)
+
+
+def test_batch_encoding_is_protobufs_deterministic_serialization():
+    import numpy as np
+
+    from bert_keras.data.pretraining.example_encoding import encode_examples
+    from bert_keras.data.pretraining.examples import serialize_example
+
+    rng = np.random.default_rng(0)
+    features = {
+        "input_ids": rng.integers(0, 2**20, (40, 9)),
+        "big": rng.integers(-2**62, 2**62, (40, 3)),
+        "masked_lm_weights": rng.random((40, 5)).astype(np.float32),
+        "empty": np.zeros((40, 0), np.int64),
+        "next_sentence_labels": rng.integers(0, 2, (40, 1)),
+        "long": rng.integers(0, 2**33, (40, 3000)),
+    }
+    features["big"][0] = [-1, 0, 2**63 - 1]
+    ours = encode_examples(features)
+    for row, record in enumerate(ours):
+        # serialize_example makes `masked_lm_weights` a FloatList, the rest Int64Lists.
+        expected = serialize_example({name: values[row].tolist()
+                                      for name, values in features.items()})
+        assert record == expected, row
+
+
+def test_batch_features_pad_any_instance_as_the_original():
+    from bert_keras.data.pretraining import TrainingInstance
+    from bert_keras.data.pretraining.examples import batch_features
+
+    ids = {"[CLS]": 2, "[SEP]": 3, "[MASK]": 4, "a": 5, "b": 6}
+    pair = TrainingInstance(["[CLS]", "a", "[SEP]", "[MASK]", "[SEP]"], [0, 0, 0, 1, 1], True,
+                            [3], ["b"])
+    # Not a pair's layout: the segments are read one by one.
+    odd = TrainingInstance(["[CLS]", "b", "a"], [0, 1, 0], False, [], [])
+    features = batch_features([pair, odd], ids, 6, 2)
+    assert {name: values.tolist() for name, values in features.items()} == {
+        "input_ids": [[2, 5, 3, 4, 3, 0], [2, 6, 5, 0, 0, 0]],
+        "input_mask": [[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0]],
+        "segment_ids": [[0, 0, 0, 1, 1, 0], [0, 1, 0, 0, 0, 0]],
+        "masked_lm_positions": [[3, 0], [0, 0]],
+        "masked_lm_ids": [[6, 0], [0, 0]],
+        "masked_lm_weights": [[1.0, 0.0], [0.0, 0.0]],
+        "next_sentence_labels": [[1], [0]],
+    }

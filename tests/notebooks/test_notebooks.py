@@ -66,8 +66,13 @@ def _features_and_embeddings(tmp_path):
     return {"max_sentences": 120, "output_dir": str(tmp_path / "outputs")}
 
 
+def _pretraining(tmp_path):
+    return {"dupe_factor": 2, "output_dir": str(tmp_path / "outputs")}
+
+
 # Notebook name -> function of tmp_path returning parameter overrides.
 OVERRIDES = {
+    "04_pretraining.ipynb": _pretraining,
     "03_features_and_embeddings.ipynb": _features_and_embeddings,
     "01_classify_glue.ipynb": _classify_glue,
     "02_squad.ipynb": _squad,
@@ -79,6 +84,12 @@ NEEDS_MINILM = {"03_features_and_embeddings.ipynb"}
 
 # Notebook name -> files (globs, relative to tmp_path) it must have written.
 WRITES = {
+    "04_pretraining.ipynb": [
+        "outputs/exact-0.tfrecord",
+        "outputs/exact-1.tfrecord",
+        "outputs/sharded/part-00001-of-00003.tfrecord",
+        "outputs/sharded/pretraining_data.json",
+    ],
     "03_features_and_embeddings.ipynb": ["outputs/embeddings_pca.png"],
     "01_classify_glue.ipynb": ["outputs/mrpc.keras"],
     "02_squad.ipynb": [
@@ -96,6 +107,13 @@ WRITES = {
 
 # Notebook name -> text that some cell's output must contain.
 PRINTS = {
+    "04_pretraining.ipynb": [
+        "instances/s)",
+        "to make: [0, 1, 2]",
+        "to make again: [1]",
+        "masked_lm_positions  (8, 10) int32",
+        "epoch 1 masked positions:",
+    ],
     "03_features_and_embeddings.ipynb": [
         "[CLS] the cat sat on the mat . [SEP]",
         "layer -1:",
