@@ -14,7 +14,10 @@ MODULES = [
     "bert_keras.layers.sentence_pooling",
     "bert_keras.tokenizers.bert_tokenizer",
     "bert_keras.distribute",
-    "bert_keras.optimizers",
+    "bert_keras.optimizers.bert_adamw",
+    "bert_keras.optimizers.bert_lamb",
+    "bert_keras.optimizers.recipes",
+    "bert_keras.optimizers.warmup_linear_decay",
 ]
 
 

@@ -6,7 +6,6 @@ rebuild that regression in Keras and demand the same numbers on each backend.
 """
 
 import contextlib
-import doctest
 import json
 from pathlib import Path
 
@@ -392,9 +391,65 @@ def test_create_optimizer_warmup_count(num_train_steps, warmup_proportion, expec
     assert float(optimizer.learning_rate) == pytest.approx(0.0 if expected else 5e-5)
 
 
-def test_docstring_examples():
-    result = doctest.testmod(
-        optimizers, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-    )
-    assert result.attempted > 0
-    assert result.failed == 0
+def _lamb_problem(seed=0):
+    rng = np.random.default_rng(seed)
+    shapes = {"dense/kernel": (3, 4), "dense/bias": (4,), "layer_norm/gamma": (4,)}
+    values = {name: rng.normal(size=shape).astype("float32") for name, shape in shapes.items()}
+    grads = [{name: rng.normal(size=shape).astype("float32") for name, shape in shapes.items()}
+             for _ in range(4)]
+    return values, grads
+
+
+def _run(optimizer, values, grads):
+    variables = {}
+    for name, value in values.items():
+        with keras.name_scope(name.split("/")[0]):
+            variables[name] = keras.Variable(value, name=name.split("/")[1])
+    for step in grads:
+        optimizer.apply([ops.convert_to_tensor(step[n]) for n in values],
+                        [variables[n] for n in values])
+    return {n: ops.convert_to_numpy(v) for n, v in variables.items()}
+
+
+def test_lamb_without_decay_or_exclusions_is_keras_lamb():
+    values, grads = _lamb_problem()
+    ours = _run(optimizers.BertLamb(learning_rate=0.01, weight_decay_rate=0.0,
+                                    exclude_from_weight_decay=(), global_clipnorm=None),
+                values, grads)
+    theirs = _run(keras.optimizers.Lamb(learning_rate=0.01, epsilon=1e-6), values, grads)
+    for name in values:
+        np.testing.assert_allclose(ours[name], theirs[name], atol=1e-6, rtol=0)
+
+
+def test_lamb_decays_inside_the_trust_ratio_and_exempts_biases_and_layer_norm():
+    values, grads = _lamb_problem(1)
+    lr, decay, b1, b2, eps = 0.01, 0.1, 0.9, 0.999, 1e-6
+    ours = _run(optimizers.BertLamb(learning_rate=lr, weight_decay_rate=decay,
+                                    global_clipnorm=None), values, grads)
+    for name, value in values.items():
+        w, m, v = value.astype("float64"), 0.0, 0.0
+        exempt = "bias" in name or "layer_norm" in name
+        for t, step in enumerate(grads, 1):
+            g = step[name].astype("float64")
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            update = (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+            if not exempt:
+                update = update + decay * w
+                update = update * np.linalg.norm(w) / np.linalg.norm(update)
+            w = w - lr * update
+        np.testing.assert_allclose(ours[name], w, atol=1e-5, rtol=0, err_msg=name)
+
+
+def test_pretraining_optimizer_takes_absolute_warmup_steps():
+    optimizer = optimizers.create_pretraining_optimizer(1e-4, 1000, 37)
+    assert isinstance(optimizer, BertAdamW) and not isinstance(optimizer, optimizers.BertLamb)
+    config = optimizer.get_config()["learning_rate"]["config"]
+    assert (config["num_train_steps"], config["num_warmup_steps"]) == (1000, 37)
+    with pytest.raises(ValueError, match="num_warmup_steps"):
+        optimizers.create_pretraining_optimizer(1e-4, 10, 11)
+    lamb = optimizers.create_pretraining_optimizer(1e-4, 10, 1, optimizer="lamb",
+                                                   gradient_accumulation_steps=2)
+    assert isinstance(lamb, optimizers.BertLamb) and lamb.gradient_accumulation_steps == 2
+    restored = optimizers.BertLamb.from_config(lamb.get_config())
+    assert restored.get_config() == lamb.get_config()

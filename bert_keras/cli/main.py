@@ -10,6 +10,7 @@ from bert_keras.cli import (
     export,
     extract_features,
     presets,
+    pretrain,
     pretraining_data,
     squad,
     squad_eval,
@@ -25,6 +26,7 @@ COMMANDS = {
     "extract-features": extract_features,
     "embed": embed,
     "pretraining-data": pretraining_data,
+    "pretrain": pretrain,
     "export": export,
     "presets": presets,
 }

@@ -3,6 +3,7 @@
 from bert_keras.models.bert_backbone import BertBackbone
 from bert_keras.models.bert_classifier import BertClassifier
 from bert_keras.models.bert_feature_extractor import BertFeatureExtractor
+from bert_keras.models.bert_pretrainer import BertPretrainer
 from bert_keras.models.bert_sentence_encoder import BertSentenceEncoder
 from bert_keras.models.bert_span_labeler import BertSpanLabeler
 from bert_keras.models.bert_task import BertTask
@@ -11,6 +12,7 @@ __all__ = [
     "BertBackbone",
     "BertClassifier",
     "BertFeatureExtractor",
+    "BertPretrainer",
     "BertSentenceEncoder",
     "BertSpanLabeler",
     "BertTask",

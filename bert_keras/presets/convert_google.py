@@ -9,7 +9,7 @@ import json
 import re
 
 from bert_keras.errors import CheckpointError
-from bert_keras.presets.weight_mapping import WeightRule, gather_weights
+from bert_keras.presets.weight_mapping import WeightRule, gather_weights, present_head_rules
 
 # `modeling.py`'s "gelu" is the tanh approximation.
 _GOOGLE_ACTIVATIONS = {
@@ -74,18 +74,29 @@ def backbone_rules(num_layers):
     return rules + _dense("pooler/dense", "bert/pooler/dense")
 
 
-def pretraining_head_rules():
-    """The table for the masked-LM and next-sentence heads (`cls/...`)."""
+def masked_lm_head_rules():
+    """The table for the masked-LM head (`cls/predictions/...`)."""
     return [
         *_dense("mlm_head/transform", "cls/predictions/transform/dense"),
         *_layer_norm("mlm_head/layer_norm", "cls/predictions/transform/LayerNorm"),
         WeightRule("mlm_head/output_bias", ("cls/predictions/output_bias",)),
+    ]
+
+
+def next_sentence_head_rules():
+    """The table for the next-sentence head (`cls/seq_relationship/...`)."""
+    return [
         # Stored as [2, hidden] and applied transposed by `run_pretraining.py`.
         WeightRule(
             "nsp_head/kernel", ("cls/seq_relationship/output_weights",), transpose=True
         ),
         WeightRule("nsp_head/bias", ("cls/seq_relationship/output_bias",)),
     ]
+
+
+def pretraining_head_rules():
+    """The table for both pretraining heads (`cls/...`)."""
+    return masked_lm_head_rules() + next_sentence_head_rules()
 
 
 def read_google_config(path):
@@ -134,8 +145,9 @@ def convert_google_checkpoint(checkpoint_prefix, num_layers, with_heads=True):
             they are ignored if present.
 
     Returns:
-        `(backbone_arrays, head_arrays)`; `head_arrays` is None when the
-        checkpoint has no pretraining heads or `with_heads` is False.
+        `(backbone_arrays, head_arrays)`; `head_arrays` holds the heads the
+        checkpoint has, and is None when it has none or `with_heads` is
+        False.
     """
     import tensorflow as tf
 
@@ -148,12 +160,11 @@ def convert_google_checkpoint(checkpoint_prefix, num_layers, with_heads=True):
             "bert_model.ckpt.index and bert_model.ckpt.data-00000-of-00001."
         ) from None
     available = set(reader.get_variable_to_shape_map())
-    has_heads = any(name.startswith("cls/") for name in available)
     rules = backbone_rules(num_layers)
-    if with_heads and has_heads:
-        head_rules = pretraining_head_rules()
-    else:
-        head_rules = []
+    head_rules = present_head_rules(available, (
+        ("cls/predictions/", masked_lm_head_rules()),
+        ("cls/seq_relationship/", next_sentence_head_rules()),
+    )) if with_heads else []
     def ignored(name):
         return _IGNORED.search(name) is not None or (
             not head_rules and name.startswith("cls/")

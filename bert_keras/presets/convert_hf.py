@@ -10,7 +10,7 @@ import json
 import re
 
 from bert_keras.errors import CheckpointError
-from bert_keras.presets.weight_mapping import WeightRule, gather_weights
+from bert_keras.presets.weight_mapping import WeightRule, gather_weights, present_head_rules
 
 _HF_ACTIVATIONS = {
     "gelu": "gelu",
@@ -80,14 +80,23 @@ def backbone_rules(num_layers, prefix="bert."):
     return rules + _linear("pooler/dense", f"{p}pooler.dense")
 
 
-def pretraining_head_rules():
-    """The table for `BertForPreTraining`'s `cls.` heads."""
+def masked_lm_head_rules():
+    """The table for the `cls.predictions.` head (`BertForMaskedLM` too)."""
     return [
         *_linear("mlm_head/transform", "cls.predictions.transform.dense"),
         *_layer_norm("mlm_head/layer_norm", "cls.predictions.transform.LayerNorm"),
         WeightRule("mlm_head/output_bias", ("cls.predictions.bias",)),
-        *_linear("nsp_head", "cls.seq_relationship"),
     ]
+
+
+def next_sentence_head_rules():
+    """The table for the `cls.seq_relationship` head."""
+    return _linear("nsp_head", "cls.seq_relationship")
+
+
+def pretraining_head_rules():
+    """The table for `BertForPreTraining`'s `cls.` heads."""
+    return masked_lm_head_rules() + next_sentence_head_rules()
 
 
 def read_hf_config(path):
@@ -174,15 +183,22 @@ def convert_hf_checkpoint(safetensors_paths, num_layers, with_heads=True):
             ) from None
     available = set(tensors)
     prefix = "bert." if any(n.startswith("bert.") for n in available) else ""
-    has_heads = any(name.startswith("cls.") for name in available)
-    head_rules = pretraining_head_rules() if with_heads and has_heads else []
+    head_rules = present_head_rules(available, (
+        ("cls.predictions.", masked_lm_head_rules()),
+        ("cls.seq_relationship.", next_sentence_head_rules()),
+    )) if with_heads else []
     def ignored(name):
         return _IGNORED.search(name) is not None or (
             not head_rules and name.startswith("cls.")
         )
     source = ", ".join(str(p) for p in safetensors_paths)
+    rules = backbone_rules(num_layers, prefix)
+    if f"{prefix}pooler.dense.weight" not in available:
+        # `BertForMaskedLM` and token-level task models save no pooler; the
+        # backbone then gets a new one (see `loader.load_backbone`).
+        rules = [rule for rule in rules if not rule.ours.startswith("pooler/")]
     arrays = gather_weights(
-        backbone_rules(num_layers, prefix) + head_rules,
+        rules + head_rules,
         tensors.__getitem__,
         available,
         ignored,

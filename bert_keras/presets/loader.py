@@ -190,6 +190,12 @@ def _read_checkpoint(source):
     return convert_hf_checkpoint(paths, source.config["num_layers"])
 
 
+def checkpoint_arrays(preset):
+    """`(backbone_arrays, head_arrays)` read from `preset`'s checkpoint,
+    keyed by variable path (`head_arrays` is None without heads)."""
+    return _read_checkpoint(resolve_preset(preset))
+
+
 def _atomic_save(folder, filename, write):
     handle, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=filename)
     os.close(handle)
@@ -253,6 +259,23 @@ def _save_converted(source, backbone, heads):
     )
 
 
+def _present(backbone, arrays, source):
+    """The backbone's variables that `arrays` holds; only a missing pooler
+    is allowed, and it keeps its new initialization, with a warning."""
+    variables = backbone.weights
+    if "pooler/dense/kernel" not in arrays:
+        import warnings
+
+        warnings.warn(
+            f"{source.folder} has no pooler (a BertForMaskedLM or token-level "
+            "model): the pooler starts from a new random initialization. The "
+            "pooled output means nothing until it is trained.",
+            stacklevel=4,
+        )
+        variables = [v for v in variables if not v.path.startswith("pooler/")]
+    return variables
+
+
 def backbone_config(preset, **overrides):
     """The `BertBackbone` arguments of a preset, with `overrides` applied.
 
@@ -281,7 +304,7 @@ def load_backbone(preset, load_weights=True, **overrides):
     backbone = BertBackbone(**{**source.config, **overrides})
     if source.name is None:
         arrays, _ = _read_checkpoint(source)
-        assign_weights(backbone.weights, arrays, source.folder)
+        assign_weights(_present(backbone, arrays, source), arrays, source.folder)
         return backbone
     with cache.entry_lock(f"{source.name}-converted"):
         if not _load_converted(source, backbone):
@@ -289,6 +312,22 @@ def load_backbone(preset, load_weights=True, **overrides):
             assign_weights(backbone.weights, arrays, source.folder)
             _save_converted(source, backbone, heads)
     return backbone
+
+
+def pretraining_head_weights(preset):
+    """The pretraining heads' arrays of `preset`, keyed by variable path.
+
+    Returns:
+        `(arrays, folder)`: `arrays` holds the `mlm_head/...` and
+        `nsp_head/...` weights the checkpoint has (either may be absent),
+        or is None when it has no head at all.
+    """
+    source = resolve_preset(preset)
+    path = _converted_file(source, "pretraining_heads.npz") if source.name else None
+    if path is not None:
+        with np.load(path) as stored:
+            return dict(stored), source.folder
+    return _read_checkpoint(source)[1], source.folder
 
 
 def load_pretraining_heads(preset, backbone):
@@ -303,22 +342,15 @@ def load_pretraining_heads(preset, backbone):
 
     from bert_keras.layers.masked_lm_head import MaskedLMHead
 
-    source = resolve_preset(preset)
-    heads = None
-    path = _converted_file(source, "pretraining_heads.npz") if source.name else None
-    if path is not None:
-        with np.load(path) as stored:
-            heads = dict(stored)
-    if heads is None:
-        _, heads = _read_checkpoint(source)
+    heads, folder = pretraining_head_weights(preset)
     if heads is None:
         raise PresetError(
             f"The checkpoint of {preset} has no pretraining heads (cls/...)."
         )
-    hidden_dim = source.config["hidden_dim"]
+    hidden_dim = backbone.hidden_dim
     mlm_head = MaskedLMHead(
         backbone.token_embedding,
-        activation=source.config["activation"],
+        activation=backbone.activation,
         dtype=backbone.dtype_policy,
         name="mlm_head",
     )
@@ -327,7 +359,7 @@ def load_pretraining_heads(preset, backbone):
     nsp_head.build((None, hidden_dim))
     # The decoder reads the backbone's embedding, which is loaded already.
     variables = [v for v in mlm_head.weights if v.path.startswith("mlm_head/")]
-    assign_weights(variables + nsp_head.weights, heads, source.folder)
+    assign_weights(variables + nsp_head.weights, heads, folder)
     return mlm_head, nsp_head
 
 

@@ -74,6 +74,16 @@ def gather_weights(rules, read, available, ignored, source_description):
     return arrays
 
 
+def present_head_rules(available, rules_by_prefix):
+    """The head rules whose checkpoint names' prefix occurs in `available`."""
+    return [
+        rule
+        for prefix, rules in rules_by_prefix
+        if any(name.startswith(prefix) for name in available)
+        for rule in rules
+    ]
+
+
 def assign_weights(variables, arrays, source_description):
     """Assigns `arrays` (keyed by variable path) to each of `variables`.
 

@@ -3,10 +3,12 @@
 For training the file names are repeated and shuffled, read interleaved
 (four at a time, as the original's `num_cpu_threads`), the records shuffled
 again in a buffer of 100, and batches of `batch_size` made with the
-remainder dropped. For evaluation the files are read in order, once: the
-original repeated them too because TPUEstimator ran a fixed number of eval
-steps, while `model.evaluate` wants an end. Every integer feature is cast to
-int32, as the original casts for the TPU.
+remainder dropped. For evaluation the files are read in order, once, by
+default: `model.evaluate` wants an end. The original repeated them and
+TPUEstimator read `max_eval_steps` batches, so on a small file it wrapped
+around and counted examples twice; `repeat=True` and `.take(steps)` do the
+same. Every integer feature is cast to int32, as the original casts for the
+TPU.
 
 It reads the original's files and ours, gzip-compressed or not (told
 apart by each file's first bytes).
@@ -101,6 +103,13 @@ def _check_lengths(files, compression, max_seq_length, max_predictions_per_seq):
             )
 
 
+def _count_records(files, compression):
+    import tensorflow as tf
+
+    return int(tf.data.TFRecordDataset(files, compression_type=compression)
+               .reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
 def feature_spec(max_seq_length, max_predictions_per_seq):
     """The original's `name_to_features` for `tf.io.parse_example`."""
     import tensorflow as tf
@@ -145,7 +154,7 @@ def _cast(features):
 
 def pretraining_dataset(file_pattern, batch_size, max_seq_length=128,
                         max_predictions_per_seq=20, is_training=True, seed=None,
-                        layout="keras", masking=None):
+                        layout="keras", masking=None, repeat=False, skip_batches=0):
     """Batches of pretraining examples, read as the original's `input_fn` reads.
 
     Args:
@@ -155,9 +164,14 @@ def pretraining_dataset(file_pattern, batch_size, max_seq_length=128,
         max_seq_length, max_predictions_per_seq: the lengths the files were
             written with (checked on the first record).
         is_training: bool. Shuffled, interleaved and repeated forever; else
-            read in order, once.
+            read in order, once (its length known to Keras) or, with
+            `repeat`, over and over as the original's evaluation reads.
         seed: optional int making the training order reproducible (the
             interleave then keeps its order too, which costs some speed).
+        repeat: bool. Evaluation only: read the files in order forever.
+        skip_batches: int. Training with a `seed` only: start after this
+            many batches of the same order, without parsing them (how a
+            resumed run picks up where it stopped).
         layout: "keras" for `(inputs, labels, sample_weights)` (see
             `keras_layout`), or "original" for the original's feature dict.
         masking: optional `DynamicMasking`, which draws new masks for each
@@ -174,6 +188,9 @@ def pretraining_dataset(file_pattern, batch_size, max_seq_length=128,
 
     if layout not in ("keras", "original"):
         raise DataError(f"layout must be 'keras' or 'original', not {layout!r}.")
+    if skip_batches and (not is_training or seed is None):
+        raise DataError("skip_batches needs is_training=True and a seed: only a "
+                        "seeded order can be taken up again.")
     files = _matching_files(file_pattern)
     compression = _compression(files)
     _check_lengths(files, compression, max_seq_length, max_predictions_per_seq)
@@ -188,15 +205,24 @@ def pretraining_dataset(file_pattern, batch_size, max_seq_length=128,
         dataset = dataset.shuffle(_SHUFFLE_BUFFER, seed=seed)
     else:
         dataset = tf.data.TFRecordDataset(files, compression_type=compression)
+        if repeat:
+            dataset = dataset.repeat()
     spec = feature_spec(max_seq_length, max_predictions_per_seq)
     if masking is not None:
         parsed = dataset.map(lambda record: tf.io.parse_single_example(record, spec))
         dataset = masking.apply(parsed)
-        dataset = dataset.batch(batch_size, drop_remainder=True)
+        dataset = dataset.batch(batch_size, drop_remainder=True).skip(skip_batches)
     else:
         dataset = dataset.batch(batch_size, drop_remainder=True)
+        if skip_batches:
+            dataset = dataset.skip(skip_batches)
         dataset = dataset.map(lambda records: tf.io.parse_example(records, spec),
                               num_parallel_calls=tf.data.AUTOTUNE)
+    if not is_training and not repeat:
+        # Run to the end of a dataset of unknown length, Keras's TensorFlow
+        # trainer counts one batch too many in a pretrainer's metrics.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(
+            _count_records(files, compression) // batch_size))
     dataset = dataset.map(_cast)
     if layout == "keras":
         dataset = dataset.map(keras_layout)

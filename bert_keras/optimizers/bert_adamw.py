@@ -1,86 +1,9 @@
-"""The original BERT optimizer (`optimization.py`) as Keras 3 pieces.
-
-Google's `optimization.create_optimizer` trains with `AdamWeightDecayOptimizer`
-(Adam without bias correction, weight decay added to the update), global-norm
-clipping to 1.0, and a learning rate that warms up linearly and then decays
-linearly to zero. This module reproduces it step for step:
-
-- `BertAdamW`: the optimizer.
-- `WarmupLinearDecay`: the learning rate schedule.
-- `create_optimizer`: both, configured as the original's fine-tuning scripts do.
-
-Everything is written with `keras.ops`, so it runs on the TensorFlow and JAX
-backends, eagerly or compiled inside `model.fit`.
-"""
-
 import re
 
 import keras
 from keras import ops
 
-__all__ = ["BertAdamW", "WarmupLinearDecay", "create_optimizer"]
-
 DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
-
-
-@keras.saving.register_keras_serializable(package="bert_keras")
-class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """The original BERT learning rate: linear warmup, then linear decay to 0.
-
-    For step `k` (counted from 0, before the step's own increment):
-
-    - `learning_rate * k / num_warmup_steps` while `k < num_warmup_steps`,
-    - `learning_rate * (1 - min(k, num_train_steps) / num_train_steps)` after.
-
-    The decay is measured from step 0, not from the end of warmup, so the rate
-    drops from `learning_rate` to `learning_rate * (1 - w / n)` when warmup
-    ends. With warmup, step 0 has rate 0 (Adam's moments still move).
-
-    Args:
-        learning_rate: float. The peak rate (`init_lr` in the original).
-        num_train_steps: int. Steps over which the rate decays to 0; it stays
-            0 afterwards.
-        num_warmup_steps: int. Steps of linear warmup; 0 for none.
-
-    Example:
-    >>> schedule = WarmupLinearDecay(1e-3, num_train_steps=10, num_warmup_steps=2)
-    >>> [round(float(schedule(k)), 6) for k in (0, 1, 2, 5, 10, 12)]
-    [0.0, 0.0005, 0.0008, 0.0005, 0.0, 0.0]
-    """
-
-    def __init__(self, learning_rate, num_train_steps, num_warmup_steps=0):
-        if num_train_steps <= 0:
-            raise ValueError(
-                f"`num_train_steps` must be positive. Received: {num_train_steps}"
-            )
-        if num_warmup_steps < 0:
-            raise ValueError(
-                "`num_warmup_steps` must not be negative. "
-                f"Received: {num_warmup_steps}"
-            )
-        self.learning_rate = float(learning_rate)
-        self.num_train_steps = int(num_train_steps)
-        self.num_warmup_steps = int(num_warmup_steps)
-
-    def __call__(self, step):
-        # float32 like the original, whose global step is cast before dividing;
-        # the operations below follow its order so the rates match bit for bit.
-        step = ops.cast(step, "float32")
-        progress = ops.minimum(step, float(self.num_train_steps)) / float(
-            self.num_train_steps
-        )
-        decayed = ops.multiply(self.learning_rate, 1.0 - progress)
-        if not self.num_warmup_steps:
-            return decayed
-        warmup = ops.multiply(self.learning_rate, step / float(self.num_warmup_steps))
-        return ops.where(step < float(self.num_warmup_steps), warmup, decayed)
-
-    def get_config(self):
-        return {
-            "learning_rate": self.learning_rate,
-            "num_train_steps": self.num_train_steps,
-            "num_warmup_steps": self.num_warmup_steps,
-        }
 
 
 # Hand-written because no library optimizer reproduces the original: Keras's
@@ -174,12 +97,10 @@ class BertAdamW(keras.optimizers.Optimizer):
         self._excluded_keys.update(self._var_key(v) for v in var_list or ())
         self._exclude_patterns += tuple(var_names or ())
 
-    def _decays(self, variable):
-        if not self.weight_decay_rate:
-            return False
+    def _excluded(self, variable):
         if self._var_key(variable) in self._excluded_keys:
-            return False
-        return not any(re.search(p, variable.path) for p in self._exclude_patterns)
+            return True
+        return any(re.search(p, variable.path) for p in self._exclude_patterns)
 
     def build(self, var_list):
         if self.built:
@@ -189,7 +110,10 @@ class BertAdamW(keras.optimizers.Optimizer):
         self._m, self._v = self.add_optimizer_variables(var_list, ["adam_m", "adam_v"])
         # Decided here, where paths are known: under TensorFlow `update_step`
         # receives the backend variable, which has no Keras path.
-        self._decay_flags = tuple(self._decays(v) for v in var_list)
+        self._exempt_flags = tuple(self._excluded(v) for v in var_list)
+        self._decay_flags = tuple(
+            bool(self.weight_decay_rate) and not exempt for exempt in self._exempt_flags
+        )
 
     def apply(self, grads, trainable_variables=None):
         # Under a TensorFlow strategy Keras clips each replica's share of the
@@ -267,56 +191,3 @@ def _tensorflow_replica_context():
     if context is None or context.num_replicas_in_sync == 1:
         return None
     return context
-
-
-def create_optimizer(
-    learning_rate,
-    num_train_steps,
-    warmup_proportion=0.1,
-    weight_decay_rate=0.01,
-    gradient_accumulation_steps=1,
-):
-    """The optimizer of the original BERT fine-tuning scripts.
-
-    `BertAdamW` (clipping to global norm 1.0) with
-    `WarmupLinearDecay(learning_rate, num_train_steps, num_warmup_steps)`,
-    where `num_warmup_steps = int(num_train_steps * warmup_proportion)` as in
-    the original `run_classifier.py` (the float product is truncated, so e.g.
-    100 steps at 0.29 warm up for 28).
-
-    Args:
-        learning_rate: float. Peak learning rate (the original's `init_lr`).
-        num_train_steps: int. Total optimizer steps of the run.
-        warmup_proportion: float. Fraction of `num_train_steps` to warm up.
-        weight_decay_rate: float. See `BertAdamW`.
-        gradient_accumulation_steps: int. Batches whose gradients are
-            averaged into each update (Keras's optimizer accumulation:
-            average, then clip, then update), so `k` batches of `b` examples
-            make exactly the update of one batch of `k * b`. The schedule
-            counts updates: `num_train_steps` is in updates, not batches.
-
-    Returns:
-        A `BertAdamW`.
-
-    Example:
-    >>> optimizer = create_optimizer(2e-5, num_train_steps=1000)
-    >>> optimizer.get_config()["learning_rate"]["config"]["num_warmup_steps"]
-    100
-    >>> float(optimizer.learning_rate)  # step 0 of warmup
-    0.0
-    """
-    schedule = WarmupLinearDecay(
-        learning_rate, num_train_steps, int(num_train_steps * warmup_proportion)
-    )
-    if gradient_accumulation_steps < 1:
-        raise ValueError(
-            "`gradient_accumulation_steps` must be at least 1. Received: "
-            f"{gradient_accumulation_steps}"
-        )
-    # Keras takes None for "no accumulation", and 2 or more otherwise.
-    accumulation = gradient_accumulation_steps if gradient_accumulation_steps > 1 else None
-    return BertAdamW(
-        learning_rate=schedule,
-        weight_decay_rate=weight_decay_rate,
-        gradient_accumulation_steps=accumulation,
-    )
