@@ -1,12 +1,16 @@
 """`bert-keras export`: a saved model or a preset, out of Keras.
 
 Formats: a TensorFlow SavedModel that takes raw text (for TensorFlow
-Serving), a Hugging Face transformers folder, or a keras-hub preset folder.
+Serving), a Hugging Face transformers folder, a keras-hub preset folder, or
+a Google checkpoint folder (the original's TF1 names). A pretrainer from
+`bert-keras pretrain` exports as `google` or `huggingface`, with the
+`vocab.txt` beside its `model.keras`.
 
 Example:
 ```
 bert-keras export --model runs/mrpc/model.keras --output exported/mrpc
 bert-keras export --preset bert_base_en_uncased --output hf/bert --format huggingface
+bert-keras export --model runs/phase2/model.keras --output google/bert --format google
 ```
 """
 
@@ -15,7 +19,7 @@ import pathlib
 from bert_keras.cli.arguments import positive
 from bert_keras.cli.common import check_sequence_length
 
-FORMATS = ("saved_model", "huggingface", "keras_hub")
+FORMATS = ("saved_model", "huggingface", "keras_hub", "google")
 
 
 def add_parser(commands):
@@ -28,13 +32,15 @@ def add_parser(commands):
         ),
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="a .keras file holding a BertClassifier, BertSpanLabeler or BertBackbone")
+    source.add_argument("--model", help="a .keras file holding a BertClassifier, BertSpanLabeler, "
+                        "BertPretrainer or BertBackbone")
     source.add_argument("--preset", help="a preset name or path, exported as a backbone for feature extraction")
     parser.add_argument("--output", required=True, help="the folder to create")
     parser.add_argument(
         "--format", choices=FORMATS, default="saved_model",
         help="saved_model: TensorFlow SavedModel taking raw text; huggingface: "
-        "transformers folder; keras_hub: keras-hub preset folder (default: %(default)s)",
+        "transformers folder; keras_hub: keras-hub preset folder; google: the "
+        "original's checkpoint folder (default: %(default)s)",
     )
     parser.add_argument(
         "--max-seq-length", type=positive(int, minimum=3),
@@ -65,7 +71,18 @@ def run(args):
             f"the {args.format} format has no place for it. Leave it out."
         )
     model, preprocessor = _load(args)
-    if args.format == "saved_model":
+    if preprocessor is None and args.format in ("saved_model", "keras_hub"):
+        raise ExportError(
+            f"A {type(model).__name__} exports as --format google or huggingface; "
+            f"the {args.format} format serves task models on raw text."
+        )
+    if args.format == "google":
+        from bert_keras.export.google_checkpoint import to_google_checkpoint
+
+        to_google_checkpoint(model, output, _export_vocabulary(preprocessor, args),
+                             overwrite=args.overwrite)
+        print(f"Wrote a Google checkpoint folder to {output}.")
+    elif args.format == "saved_model":
         from bert_keras.export import export_saved_model
 
         export_saved_model(
@@ -84,7 +101,8 @@ def run(args):
     elif args.format == "huggingface":
         from bert_keras.export import to_huggingface
 
-        to_huggingface(model, output, tokenizer=preprocessor.tokenizer, overwrite=args.overwrite)
+        tokenizer = preprocessor.tokenizer if preprocessor is not None else _vocabulary_tokenizer(args)
+        to_huggingface(model, output, tokenizer=tokenizer, overwrite=args.overwrite)
         print(f"Wrote a Hugging Face transformers folder to {output}.")
     else:
         from bert_keras.export import to_keras_hub
@@ -94,6 +112,24 @@ def run(args):
             sequence_length=preprocessor.sequence_length, overwrite=args.overwrite,
         )
         print(f"Wrote a keras-hub preset to {output}.")
+
+
+def _export_vocabulary(preprocessor, args):
+    """The tokens of the export: the preprocessor's, or the vocab.txt beside
+    a pretrainer's model file."""
+    if preprocessor is not None:
+        return preprocessor.tokenizer.get_vocabulary()
+    return str(pathlib.Path(args.model).parent / "vocab.txt")
+
+
+def _vocabulary_tokenizer(args):
+    """The tokenizer of the vocab.txt beside a pretrainer's model file, its
+    casing read from the vocabulary."""
+    from bert_keras.presets.loader import vocabulary_is_uncased
+    from bert_keras.tokenizers import BertTokenizer
+
+    vocabulary = pathlib.Path(args.model).parent / "vocab.txt"
+    return BertTokenizer(vocabulary=str(vocabulary), lowercase=vocabulary_is_uncased(vocabulary))
 
 
 def _local_preset(preset):
@@ -123,8 +159,19 @@ def _load(args):
             f"{path} is not a file; --model takes a .keras file saved by "
             "`bert-keras classify` or `model.save(...)`."
         )
-    model = load_saved_model(path, compile=False)
+    # A Google checkpoint records the training step, which the optimizer
+    # state holds; the other formats need the weights only.
+    model = load_saved_model(path, compile=args.format == "google")
     preprocessor = getattr(model, "preprocessor", None)
+    from bert_keras.models import BertPretrainer
+
+    if preprocessor is None and isinstance(model, BertPretrainer):
+        if not (path.parent / "vocab.txt").is_file():
+            raise ExportError(
+                f"No vocab.txt beside {path}: put the vocabulary the model was "
+                "trained with there (`bert-keras pretrain` writes it)."
+            )
+        return model, None
     if preprocessor is None:
         raise ExportError(
             f"The model in {path} has no preprocessor, so the export cannot "

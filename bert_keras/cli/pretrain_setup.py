@@ -156,7 +156,8 @@ def build_pretrainer(args, backbone_config=None):
         print(f"Continuing from {args.preset}: the backbone and "
               f"{'the heads' if pretrainer.heads_source == 'checkpoint' else 'new heads'}.")
         for warning in caught:
-            print(f"Note: {warning.message}")
+            if issubclass(warning.category, UserWarning):
+                print(f"Note: {warning.message}")
         return pretrainer
     if backbone_config is not None:
         config = backbone_config

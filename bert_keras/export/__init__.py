@@ -1,4 +1,5 @@
-"""Taking models out of Keras: SavedModels on raw text, Hugging Face, keras-hub.
+"""Taking models out of Keras: SavedModels on raw text, Hugging Face, keras-hub,
+Google checkpoints.
 
 - `export_saved_model(model, export_dir)`: a TensorFlow SavedModel whose
   signatures take raw strings (tokenizer and packing inside), for TensorFlow
@@ -6,6 +7,8 @@
 - `to_huggingface(model, folder)`: a transformers folder (`config.json`,
   `model.safetensors`, `vocab.txt`, `tokenizer_config.json`).
 - `to_keras_hub(model, folder)`: a keras-hub preset folder.
+- `to_google_checkpoint(model, folder, vocabulary)`: Google's original
+  checkpoint folder (`bert_config.json`, `vocab.txt`, `bert_model.ckpt.*`).
 """
 
 import importlib
@@ -14,6 +17,7 @@ _EXPORTS = {
     "export_saved_model": "bert_keras.export.saved_model",
     "to_huggingface": "bert_keras.export.huggingface",
     "to_keras_hub": "bert_keras.export.keras_hub",
+    "to_google_checkpoint": "bert_keras.export.google_checkpoint",
 }
 
 __all__ = list(_EXPORTS)

@@ -1,7 +1,8 @@
 """Writes models as Hugging Face transformers folders.
 
 The folder is what `save_pretrained` writes for `BertModel` (a backbone) or
-`BertForSequenceClassification` (a classifier), plus the files of
+`BertForSequenceClassification` (a classifier) or `BertForPreTraining` (a
+pretrainer), plus the files of
 transformers' `BertTokenizer`, so `from_pretrained(folder)` loads it as is.
 The weight names come from the table that reads such folders
 (`convert_hf.backbone_rules`), reversed, so reading and writing cannot
@@ -23,7 +24,11 @@ from bert_keras.export.model_parts import (
     resolve_tokenizer,
     split_model,
 )
-from bert_keras.presets.convert_hf import backbone_rules
+from bert_keras.presets.convert_hf import (
+    backbone_rules,
+    masked_lm_head_rules,
+    next_sentence_head_rules,
+)
 from bert_keras.presets.weight_mapping import scatter_weights
 
 _HF_ACTIVATIONS = {
@@ -43,7 +48,7 @@ _SPECIAL_TOKENS = {
 }
 
 
-def _model_config(backbone, classifier, tokenizer):
+def _model_config(backbone, classifier, tokenizer, pretrainer=None):
     if backbone.activation not in _HF_ACTIVATIONS:
         raise ExportError(
             f"The activation {backbone.activation!r} has no transformers "
@@ -68,6 +73,8 @@ def _model_config(backbone, classifier, tokenizer):
         "pad_token_id": tokenizer.pad_token_id,
         "position_embedding_type": "absolute",
     }
+    if pretrainer is not None:
+        config["architectures"] = ["BertForPreTraining" if pretrainer.nsp else "BertForMaskedLM"]
     if classifier is not None:
         labels = [f"LABEL_{i}" for i in range(classifier.num_classes)]
         config.update(
@@ -87,12 +94,22 @@ def _model_config(backbone, classifier, tokenizer):
     return config
 
 
-def _tensors(backbone, classifier):
+def _tensors(backbone, classifier, pretrainer=None):
     # `BertModel` saves its names bare; the task models nest it as `bert.`.
-    prefix = "" if classifier is None else "bert."
+    prefix = "" if classifier is None and pretrainer is None else "bert."
+    rules = backbone_rules(backbone.num_layers, prefix)
+    variables = list(backbone.weights)
+    if pretrainer is not None:
+        if not pretrainer.nsp:
+            # `BertForMaskedLM` has no pooler.
+            rules = [rule for rule in rules if not rule.ours.startswith("pooler/")]
+        rules += masked_lm_head_rules() + (next_sentence_head_rules() if pretrainer.nsp else [])
+        heads = [pretrainer.mlm_head] + ([pretrainer.nsp_head] if pretrainer.nsp else [])
+        # The decoder is the word embedding, which transformers ties back.
+        variables += [v for head in heads for v in head.weights
+                      if v.path.startswith(("mlm_head/", "nsp_head/"))]
     tensors = scatter_weights(
-        backbone_rules(backbone.num_layers, prefix),
-        {variable.path: float32_array(variable) for variable in backbone.weights},
+        rules, {variable.path: float32_array(variable) for variable in variables}
     )
     if classifier is not None:
         head = classifier.output_dense
@@ -110,14 +127,17 @@ def to_huggingface(model, folder, tokenizer=None, overwrite=False):
     """Writes `model` as a Hugging Face transformers folder.
 
     A `BertBackbone` becomes a `BertModel`, a `BertClassifier` a
-    `BertForSequenceClassification` (`num_classes=1` as regression). The
+    `BertForSequenceClassification` (`num_classes=1` as regression), a
+    `BertPretrainer` a `BertForPreTraining` (a `BertForMaskedLM` with
+    `nsp=False`). The
     folder holds `config.json`, `model.safetensors` (float32),
     `vocab.txt`, `tokenizer_config.json` and `special_tokens_map.json`;
     `BertBackbone.from_preset(folder)` and `BertTokenizer.from_preset(folder)`
     read it back unchanged. The folder appears whole or not at all.
 
     Args:
-        model: a `bert_keras.models.BertBackbone` or `BertClassifier`.
+        model: a `bert_keras.models.BertBackbone`, `BertClassifier` or
+            `BertPretrainer`.
         folder: the folder to write.
         tokenizer: a `bert_keras.tokenizers.BertTokenizer`; by default the
             one of the classifier's preprocessor.
@@ -144,10 +164,17 @@ def to_huggingface(model, folder, tokenizer=None, overwrite=False):
     """
     from safetensors.numpy import save_file
 
-    backbone, classifier = split_model(model)
-    tokenizer = resolve_tokenizer(model, tokenizer)
-    config = _model_config(backbone, classifier, tokenizer)
-    tensors = _tensors(backbone, classifier)
+    from bert_keras.models import BertPretrainer
+
+    pretrainer = model if isinstance(model, BertPretrainer) else None
+    if pretrainer is not None:
+        backbone, classifier = pretrainer.backbone, None
+        tokenizer = resolve_tokenizer(backbone, tokenizer)
+    else:
+        backbone, classifier = split_model(model)
+        tokenizer = resolve_tokenizer(model, tokenizer)
+    config = _model_config(backbone, classifier, tokenizer, pretrainer)
+    tensors = _tensors(backbone, classifier, pretrainer)
     max_length = preprocessor_sequence_length(model) or backbone.max_sequence_length
     with atomic_directory(folder, overwrite, kind="huggingface") as temporary:
         _write_json(temporary / "config.json", config)

@@ -139,15 +139,15 @@ class BertAdamW(keras.optimizers.Optimizer):
             return self._learning_rate(self.iterations)
         return super()._get_current_learning_rate()
 
-    def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
-        lr = ops.cast(learning_rate, dtype)
+    def _moments(self, gradient, variable):
+        """`(index, next_m, next_v)`: the variable's slot index and its
+        moments after `gradient`, not yet assigned."""
         if hasattr(gradient, "indices"):
             # Row slices (TensorFlow's gradient of an embedding lookup) become
             # dense with repeated rows summed, as the original's dense
             # arithmetic converts them; squaring the slices would differ.
             gradient = ops.add(ops.zeros_like(variable), gradient)
-        gradient = ops.cast(gradient, dtype)
+        gradient = ops.cast(gradient, variable.dtype)
         index = self._get_variable_index(variable)
         m, v = self._m[index], self._v[index]
         # Same operations in the same order as the original, for equal floats.
@@ -158,12 +158,19 @@ class BertAdamW(keras.optimizers.Optimizer):
             ops.multiply(self.beta_2, v),
             ops.multiply(1.0 - self.beta_2, ops.square(gradient)),
         )
+        return index, next_m, next_v
+
+    def _apply_update(self, variable, index, next_m, next_v, learning_rate, update):
+        self.assign(self._m[index], next_m)
+        self.assign(self._v[index], next_v)
+        self.assign_sub(variable, ops.multiply(ops.cast(learning_rate, variable.dtype), update))
+
+    def update_step(self, gradient, variable, learning_rate):
+        index, next_m, next_v = self._moments(gradient, variable)
         update = ops.divide(next_m, ops.add(ops.sqrt(next_v), self.epsilon))
         if self._decay_flags[index]:
             update = ops.add(update, ops.multiply(self.weight_decay_rate, variable))
-        self.assign(m, next_m)
-        self.assign(v, next_v)
-        self.assign_sub(variable, ops.multiply(lr, update))
+        self._apply_update(variable, index, next_m, next_v, learning_rate, update)
 
     def get_config(self):
         config = super().get_config()

@@ -51,20 +51,8 @@ class BertLamb(BertAdamW):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        lr = ops.cast(learning_rate, dtype)
-        if hasattr(gradient, "indices"):
-            gradient = ops.add(ops.zeros_like(variable), gradient)
-        gradient = ops.cast(gradient, dtype)
-        index = self._get_variable_index(variable)
-        m, v = self._m[index], self._v[index]
+        index, next_m, next_v = self._moments(gradient, variable)
         step = ops.cast(self.iterations + 1, dtype)
-        next_m = ops.add(
-            ops.multiply(self.beta_1, m), ops.multiply(1.0 - self.beta_1, gradient)
-        )
-        next_v = ops.add(
-            ops.multiply(self.beta_2, v),
-            ops.multiply(1.0 - self.beta_2, ops.square(gradient)),
-        )
         m_hat = ops.divide(next_m, 1.0 - ops.power(ops.cast(self.beta_1, dtype), step))
         v_hat = ops.divide(next_v, 1.0 - ops.power(ops.cast(self.beta_2, dtype), step))
         update = ops.divide(m_hat, ops.add(ops.sqrt(v_hat), self.epsilon))
@@ -79,6 +67,4 @@ class BertLamb(BertAdamW):
                 1.0,
             )
             update = ops.multiply(ratio, update)
-        self.assign(m, next_m)
-        self.assign(v, next_v)
-        self.assign_sub(variable, ops.multiply(lr, update))
+        self._apply_update(variable, index, next_m, next_v, learning_rate, update)

@@ -65,7 +65,7 @@ class PresetSource:
         return self.folder / "vocab.txt"
 
 
-def _vocabulary_is_uncased(vocabulary_path):
+def vocabulary_is_uncased(vocabulary_path):
     # Uncased vocabularies were built from lower-cased text, so none of their
     # tokens (apart from the bracketed specials) has an upper-case letter.
     with open(vocabulary_path, encoding="utf-8") as file:
@@ -84,7 +84,7 @@ def _google_source(folder, name=None, lowercase=None):
         if folder.name in google_names:
             lowercase = google_names[folder.name].lowercase
         else:
-            lowercase = _vocabulary_is_uncased(folder / "vocab.txt")
+            lowercase = vocabulary_is_uncased(folder / "vocab.txt")
     return PresetSource("google", folder, config, lowercase, name)
 
 
@@ -97,7 +97,7 @@ def _huggingface_source(folder):
             "do_lower_case"
         )
     if lowercase is None:
-        lowercase = _vocabulary_is_uncased(folder / "vocab.txt")
+        lowercase = vocabulary_is_uncased(folder / "vocab.txt")
     return PresetSource("huggingface", folder, config, lowercase)
 
 

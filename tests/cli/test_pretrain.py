@@ -160,6 +160,30 @@ def test_phase_two_starts_from_phase_one_and_lamb_trains(tmp_path, scratch_confi
     assert "global_step = 2" in out
     assert (phase2 / "vocab.txt").read_text() == (phase1 / "vocab.txt").read_text()
 
+    # The pretrained model leaves as the original's checkpoint folder and as
+    # transformers' BertForPreTraining; both load back with their heads.
+    import keras
+    import tensorflow as tf
+
+    from bert_keras.models import BertPretrainer
+
+    trained = keras.models.load_model(phase2 / "model.keras", compile=False)
+    x = {"token_ids": np.array([[2, 1000, 2000, 3]], "int32"), "segment_ids": np.zeros((1, 4), "int32"),
+         "padding_mask": np.ones((1, 4), "int32"), "masked_lm_positions": np.array([[1, 2]], "int32")}
+    for fmt in ("google", "huggingface"):
+        assert main(["export", "--model", str(phase2 / "model.keras"), "--output",
+                     str(tmp_path / fmt), "--format", fmt]) == 0
+        exported = BertPretrainer.from_preset(str(tmp_path / fmt))
+        assert exported.heads_source == "checkpoint"
+        for key, value in trained.predict_on_batch(x).items():
+            np.testing.assert_allclose(exported.predict_on_batch(x)[key], value, atol=1e-6, rtol=0)
+    step = tf.train.load_checkpoint(str(tmp_path / "google" / "bert_model.ckpt")).get_tensor(
+        "global_step")
+    assert step == 2
+    assert main(["export", "--model", str(phase2 / "model.keras"), "--output",
+                 str(tmp_path / "sm")]) == 1
+    assert "exports as --format google or huggingface" in capsys.readouterr().err
+
 
 def refused(flags, capsys):
     assert main(flags) == 1

@@ -67,7 +67,7 @@ def _features_and_embeddings(tmp_path):
 
 
 def _pretraining(tmp_path):
-    return {"dupe_factor": 2, "output_dir": str(tmp_path / "outputs")}
+    return {"dupe_factor": 2, "train_steps": 40, "output_dir": str(tmp_path / "outputs")}
 
 
 # Notebook name -> function of tmp_path returning parameter overrides.
@@ -89,6 +89,10 @@ WRITES = {
         "outputs/exact-1.tfrecord",
         "outputs/sharded/part-00001-of-00003.tfrecord",
         "outputs/sharded/pretraining_data.json",
+        "outputs/pretrain/checkpoints/step-000000040/model.weights.h5",
+        "outputs/pretraining_curves.png",
+        "outputs/google_checkpoint/bert_model.ckpt.index",
+        "outputs/huggingface_pretraining/model.safetensors",
     ],
     "03_features_and_embeddings.ipynb": ["outputs/embeddings_pca.png"],
     "01_classify_glue.ipynb": ["outputs/mrpc.keras"],
@@ -113,6 +117,11 @@ PRINTS = {
         "to make again: [1]",
         "masked_lm_positions  (8, 10) int32",
         "epoch 1 masked positions:",
+        "trained from step 0 to step 40; checkpoints at [",
+        "masked_lm_accuracy = ",
+        "heads: checkpoint | no warning",
+        "google_checkpoint largest difference: 0.0",
+        "huggingface_pretraining largest difference: 0.0",
     ],
     "03_features_and_embeddings.ipynb": [
         "[CLS] the cat sat on the mat . [SEP]",
