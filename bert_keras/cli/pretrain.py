@@ -101,7 +101,9 @@ def _early_checks(args):
     setup.check_inputs(args.input_file)
     if args.eval_input_file:
         setup.check_inputs(args.eval_input_file, "--eval-input-file")
-    resuming = setup.read_manifest(output_dir) is not None
+    # Only a checkpoint gives a resumed run its architecture.
+    resuming = setup.read_manifest(output_dir) is not None and any(
+        (output_dir / "checkpoints").glob("step-*/state.json"))
     if not (args.preset or args.bert_config_file or resuming):
         if not (args.init_checkpoint and setup.is_run_folder(args.init_checkpoint)):
             raise DataError(
