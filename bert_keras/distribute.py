@@ -18,6 +18,11 @@ Batch sizes are global: a batch of `B` examples is split into `B / replicas`
 per replica (`num_replicas(strategy)`), so results do not depend on the
 number of devices, and the learning-rate schedule counts global steps.
 
+On TensorFlow, asking again for the same mirrored devices returns the same
+strategy: a second `MirroredStrategy` over them restarts TensorFlow's
+collective keys, and its first all-reduce then fails on the first one's
+shapes (so training a second model in a notebook would break).
+
 Example:
 ```python
 import bert_keras
@@ -30,6 +35,7 @@ with strategy.scope():
 ```
 """
 
+import functools
 import json
 import os
 
@@ -206,8 +212,7 @@ def _tensorflow_strategy(name, devices, tpu):
                 "https://www.tensorflow.org/guide/distributed_training), or "
                 "choose another distribution."
             )
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        return strategy, "gpu" if gpus else "cpu", _tf_capability(gpus)
+        return _multi_worker_strategy(), "gpu" if gpus else "cpu", _tf_capability(gpus)
     if name == "cpu":
         return tf.distribute.OneDeviceStrategy("/cpu:0"), "cpu", None
     if not (gpus or devices):
@@ -219,7 +224,21 @@ def _tensorflow_strategy(name, devices, tpu):
     capability = _tf_capability(gpus) if platform == "gpu" else None
     if name == "gpu":
         return tf.distribute.OneDeviceStrategy((devices or ["/gpu:0"])[0]), platform, capability
-    return tf.distribute.MirroredStrategy(devices), platform, capability
+    return _mirrored_strategy(tuple(devices or ())), platform, capability
+
+
+@functools.cache
+def _mirrored_strategy(devices):
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(list(devices) or None)
+
+
+@functools.cache
+def _multi_worker_strategy():
+    import tensorflow as tf
+
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def _tpu_strategy(tpu):

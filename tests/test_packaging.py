@@ -8,6 +8,9 @@ import zipfile
 
 import pytest
 
+# Builds a wheel; no model, so one backend suffices.
+pytestmark = pytest.mark.backend_independent
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 

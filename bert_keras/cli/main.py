@@ -14,6 +14,7 @@ from bert_keras.cli import (
     pretraining_data,
     squad,
     squad_eval,
+    tag_eval,
 )
 from bert_keras.cli.quiet import native_logs_silenced
 from bert_keras.errors import BertKerasError
@@ -23,6 +24,7 @@ COMMANDS = {
     "classify": classify,
     "squad": squad,
     "squad-eval": squad_eval,
+    "tag-eval": tag_eval,
     "extract-features": extract_features,
     "embed": embed,
     "pretraining-data": pretraining_data,

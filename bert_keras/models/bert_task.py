@@ -86,6 +86,7 @@ class BertTask(keras.Model):
                 1,
                 gradient_accumulation_steps=gradient_accumulation_steps,
             )
+            optimizer.stand_in = True
         elif gradient_accumulation_steps != 1:
             raise ValueError(
                 "`gradient_accumulation_steps` configures the default "
@@ -137,16 +138,25 @@ class BertTask(keras.Model):
         return copy
 
     def get_compile_config(self):
-        # Objects (an optimizer, loss instances) are saved as "auto": a
-        # loaded model gets the task's defaults, whose optimizer takes back
-        # the saved state of the recipe's optimizer, and can be recompiled.
+        # An optimizer object is saved whole, so that a loaded model has the
+        # same class, schedule and accumulation, and its saved state fits.
+        # Other objects (loss or metric instances) are saved as "auto": a
+        # loaded model gets the task's defaults and can be recompiled.
         plain = (str, int, float, bool, type(None))
-        return {
-            key: value if isinstance(value, plain) else "auto"
-            for key, value in (getattr(self, "_compile_arguments", None) or {}).items()
-        } or None
+        config = {}
+        for key, value in (getattr(self, "_compile_arguments", None) or {}).items():
+            if isinstance(value, plain):
+                config[key] = value
+            elif key == "optimizer":
+                config[key] = keras.saving.serialize_keras_object(value)
+            else:
+                config[key] = "auto"
+        return config or None
 
     def compile_from_config(self, config):
+        if isinstance(config.get("optimizer"), dict):
+            optimizer = keras.saving.deserialize_keras_object(config["optimizer"])
+            config = {**config, "optimizer": optimizer}
         self.compile(**config)
         # Built on the model's variables, the optimizer can take back the
         # state saved with the model instead of skipping it.

@@ -77,6 +77,8 @@ class BertAdamW(keras.optimizers.Optimizer):
         self.epsilon = epsilon
         self._exclude_patterns = tuple(exclude_from_weight_decay or ())
         self._excluded_keys = set()
+        # True for the placeholder of `BertTask.compile()`'s default recipe.
+        self.stand_in = False
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Exclude more variables from weight decay, before the first step.
@@ -114,6 +116,17 @@ class BertAdamW(keras.optimizers.Optimizer):
         self._decay_flags = tuple(
             bool(self.weight_decay_rate) and not exempt for exempt in self._exempt_flags
         )
+
+    def load_own_variables(self, store):
+        saved = len(store.keys())
+        if saved != len(self.variables) and (saved <= 1 or (self.stand_in and not self.built)):
+            # One side never trained, so there is no state to carry over:
+            # the file's optimizer was never built (it saved its step count
+            # alone), or this is a task's default stand-in in a model loaded
+            # without its compile config, which `fit` replaces anyway.
+            # Keras would warn that it skipped them.
+            return
+        super().load_own_variables(store)
 
     def apply(self, grads, trainable_variables=None):
         # Under a TensorFlow strategy Keras clips each replica's share of the

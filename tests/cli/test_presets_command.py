@@ -5,10 +5,15 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 from bert_keras.cli.main import main
 from bert_keras.presets import list_presets
 from bert_keras.presets.registry import get_preset_info
 from tests.conftest import TINY
+
+# Lists and downloads presets; no model, so one backend suffices.
+pytestmark = pytest.mark.backend_independent
 
 
 def test_list_prints_every_preset(capsys):

@@ -153,10 +153,12 @@ def test_phase_two_starts_from_phase_one_and_lamb_trains(tmp_path, scratch_confi
         "pretrain", "--do-train", "--do-eval", "--init-checkpoint", str(phase1),
         "--input-file", str(DATA), "--output-dir", str(phase2), "--train-batch-size", "4",
         "--num-train-steps", "2", "--num-warmup-steps", "0", "--optimizer", "lamb",
-        "--max-eval-steps", "2",
+        "--max-eval-steps", "2", "--grad-accum-steps", "2", "--remat",
     ]) == 0
     out = capsys.readouterr().out
     assert f"Starting from the weights of {phase1}'s step 4 (heads included)" in out
+    assert "2 micro-batches of 2" in out
+    # The step counts updates: 2 of them, from 4 micro-batches.
     assert "global_step = 2" in out
     assert (phase2 / "vocab.txt").read_text() == (phase1 / "vocab.txt").read_text()
 

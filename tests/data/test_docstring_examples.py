@@ -9,12 +9,15 @@ import pytest
 @pytest.mark.parametrize(
     "name",
     [
+        "bert_keras.data.conlleval",
         "bert_keras.data.glue",
         "bert_keras.data.metrics",
         "bert_keras.data.pretraining.settings",
         "bert_keras.data.squad.evaluation",
         "bert_keras.data.squad.examples",
         "bert_keras.data.squad.postprocessing",
+        "bert_keras.data.tagging",
+        "bert_keras.data.tagging_metrics",
     ],
 )
 def test_examples(name):

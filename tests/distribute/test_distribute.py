@@ -3,15 +3,16 @@
 Several devices need their own process (a backend fixes its devices when it
 starts), so `train_tiny.py` trains under each distribution in a subprocess
 and the tests compare what it saw with a one-device run of the same model,
-data and seed: TensorFlow with two logical CPUs (`MirroredStrategy`) and two
+data and seed (a classifier, and a pretrainer with its own losses, metrics
+and the LAMB recipe): TensorFlow with two logical CPUs (`MirroredStrategy`) and two
 worker processes on 127.0.0.1 (`MultiWorkerMirroredStrategy`), JAX with four
 host devices (`DataParallel`, and `ModelParallel` with the BERT layout map).
 
-Tolerance: 1e-5 on losses and logits. The runs add the same float32
-gradients in a different order (per replica, then across), which moves
-results by a few float32 rounding steps (measured: at most 4e-7); a wrong
-loss scale, clipping before the sum or a lost update moves them by 1e-3
-or more.
+Tolerance: 1e-5 on losses, logits and evaluation metrics. The runs add the
+same float32 gradients in a different order (per replica, then across),
+which moves results by a few float32 rounding steps (measured: at most
+3e-6, on pretraining losses of about 4.4); a wrong loss scale, clipping
+before the sum or a lost update moves them by 1e-3 or more.
 """
 
 import json
@@ -57,14 +58,23 @@ def assert_same_training(result, reference):
     assert "error" not in result, result.get("error")
     assert result["updates"] == reference["updates"]
     np.testing.assert_allclose(result["losses"], reference["losses"], atol=TOLERANCE)
+    assert_same_outcome(result, reference)
+
+
+def assert_same_outcome(result, reference):
     np.testing.assert_allclose(result["logits"], reference["logits"], atol=TOLERANCE)
+    assert set(result["metrics"]) == set(reference["metrics"])
+    for name, value in reference["metrics"].items():
+        assert abs(result["metrics"][name] - value) < TOLERANCE, name
 
 
 @pytest.fixture(scope="module")
 def tensorflow_runs(tmp_path_factory):
     if BACKEND != "tensorflow":
         pytest.skip("TensorFlow strategies")
-    return finish(*train_tiny(tmp_path_factory.mktemp("tf"), ["single", "mirrored", "mirrored:2"]))
+    # The pretrainer trains after the classifier through the same strategy.
+    runs = ["single", "mirrored", "mirrored:2", "pretrainer/single", "pretrainer/mirrored"]
+    return finish(*train_tiny(tmp_path_factory.mktemp("tf"), runs))
 
 
 @pytest.fixture(scope="module")
@@ -74,17 +84,25 @@ def jax_runs(tmp_path_factory):
     return finish(
         *train_tiny(
             tmp_path_factory.mktemp("jax"),
-            ["single", "data_parallel", "model_parallel", "data_parallel:2"],
+            [
+                f"{task}{mode}"
+                for task in ("", "pretrainer/")
+                for mode in ("single", "data_parallel", "model_parallel", "data_parallel:2")
+            ],
             XLA_FLAGS="--xla_force_host_platform_device_count=4",
         )
     )
 
 
+TASKS = pytest.mark.parametrize("task", ["", "pretrainer/"], ids=["classifier", "pretrainer"])
+
+
 @pytest.mark.slow
 @only_tensorflow
-def test_mirrored_over_two_cpus_trains_like_one_device(tensorflow_runs):
-    assert tensorflow_runs["mirrored"]["replicas"] == 2
-    assert_same_training(tensorflow_runs["mirrored"], tensorflow_runs["single"])
+@TASKS
+def test_mirrored_over_two_cpus_trains_like_one_device(tensorflow_runs, task):
+    assert tensorflow_runs[f"{task}mirrored"]["replicas"] == 2
+    assert_same_training(tensorflow_runs[f"{task}mirrored"], tensorflow_runs[f"{task}single"])
 
 
 @pytest.mark.slow
@@ -118,27 +136,31 @@ def test_two_workers_over_localhost_train_like_one_device(tmp_path, tensorflow_r
 
 @pytest.mark.slow
 @only_jax
-def test_data_parallel_over_four_devices_trains_like_one(jax_runs):
-    assert jax_runs["data_parallel"]["replicas"] == 4
-    assert_same_training(jax_runs["data_parallel"], jax_runs["single"])
+@TASKS
+def test_data_parallel_over_four_devices_trains_like_one(jax_runs, task):
+    assert jax_runs[f"{task}data_parallel"]["replicas"] == 4
+    assert_same_training(jax_runs[f"{task}data_parallel"], jax_runs[f"{task}single"])
 
 
 @pytest.mark.slow
 @only_jax
-def test_model_parallel_layout_splits_weights_and_trains_like_one_device(jax_runs):
-    result = jax_runs["model_parallel"]
+@TASKS
+def test_model_parallel_layout_splits_weights_and_trains_like_one_device(jax_runs, task):
+    result = jax_runs[f"{task}model_parallel"]
     assert result["replicas"] == 2
     assert result["qkv_kernel_sharding"] == "P(None, 'model')"
-    assert_same_training(result, jax_runs["single"])
+    assert_same_training(result, jax_runs[f"{task}single"])
 
 
 @pytest.mark.slow
 @only_jax
-def test_accumulation_across_devices_equals_the_large_batch(jax_runs):
-    accumulated, single = jax_runs["data_parallel:2"], jax_runs["single"]
+@TASKS
+def test_accumulation_across_devices_equals_the_large_batch(jax_runs, task):
+    accumulated, single = jax_runs[f"{task}data_parallel:2"], jax_runs[f"{task}single"]
+    assert "error" not in accumulated, accumulated.get("error")
     assert accumulated["updates"] == single["updates"]
     # Each logged step is one micro-batch here, so only the outcome compares.
-    np.testing.assert_allclose(accumulated["logits"], single["logits"], atol=TOLERANCE)
+    assert_same_outcome(accumulated, single)
 
 
 @pytest.fixture
@@ -169,6 +191,14 @@ def test_tensorflow_names_their_limits(monkeypatch):
         distribute.get_strategy("multi_worker")
     with pytest.raises(DistributionError, match="KERAS_BACKEND=jax"):
         distribute.get_strategy("cpu", model_parallel=2)
+
+
+@only_tensorflow
+def test_the_same_mirrored_devices_give_the_same_strategy():
+    # A second MirroredStrategy over the same devices would fail its first
+    # all-reduce; `tensorflow_runs` trains two models in a row through it.
+    first = distribute.get_strategy("multi_gpu", devices=["/cpu:0"])
+    assert distribute.get_strategy("multi_gpu", devices=("/cpu:0",)) is first
 
 
 @only_jax

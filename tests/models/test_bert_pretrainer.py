@@ -152,6 +152,33 @@ def test_masked_lm_only_trains_and_round_trips_through_keras_files(tmp_path):
     assert loaded.mlm_head.token_embedding is loaded.backbone.token_embedding
 
 
+def test_a_saved_pretrainer_keeps_its_own_optimizer_and_state(tmp_path):
+    from bert_keras.optimizers import BertLamb, create_pretraining_optimizer
+
+    keras.utils.set_random_seed(0)
+    pretrainer = BertPretrainer(tiny_backbone())
+    pretrainer.compile(optimizer=create_pretraining_optimizer(
+        1e-2, 10, 2, optimizer="lamb", gradient_accumulation_steps=2))
+    x, y, weights = random_batch(batch=8)
+    weights = {**weights, "next_sentence": np.ones(8, "float32")}
+    pretrainer.fit(x, y, sample_weight=weights, batch_size=2, verbose=0)
+    pretrainer.save(tmp_path / "pretrainer.keras")
+    with warnings.catch_warnings():
+        # Keras warns, and drops the optimizer's state, when it does not fit.
+        warnings.simplefilter("error")
+        loaded = keras.models.load_model(tmp_path / "pretrainer.keras")
+    optimizer = loaded.optimizer
+    assert isinstance(optimizer, BertLamb) and optimizer.gradient_accumulation_steps == 2
+    assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == 2
+    schedule = optimizer.get_config()["learning_rate"]
+    assert schedule == pretrainer.optimizer.get_config()["learning_rate"]
+    saved = {v.path: keras.ops.convert_to_numpy(v) for v in pretrainer.optimizer.variables}
+    restored = {v.path: keras.ops.convert_to_numpy(v) for v in optimizer.variables}
+    assert saved.keys() == restored.keys()
+    for path, value in saved.items():
+        np.testing.assert_array_equal(restored[path], value, err_msg=path)
+
+
 def test_the_loss_is_the_original_sum_and_ignores_padded_predictions():
     keras.utils.set_random_seed(1)
     pretrainer = BertPretrainer(tiny_backbone(dropout=0.0, attention_dropout=0.0))

@@ -26,6 +26,9 @@ from bert_keras.presets.registry import get_preset_info
 
 from tests.conftest import TINY, google_config, google_zip, model_files, zip_bytes
 
+# Downloads and caches files; no model, so one backend suffices.
+pytestmark = pytest.mark.backend_independent
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 WAYS_OUT = ("BERT_KERAS_PRESET_MIRROR", "from_preset()")
 

@@ -13,6 +13,9 @@ from bert_keras.presets import registry
 from bert_keras.presets.registry import get_preset_info, list_presets
 from bert_keras.presets.table import preset_table
 
+# The registry is data; no model, so one backend suffices.
+pytestmark = pytest.mark.backend_independent
+
 SMALL_LAYERS = (2, 4, 6, 8, 10, 12)
 SMALL_HIDDEN = (128, 256, 512, 768)
 # name -> (google folder, date, vocabulary, layers, hidden, lowercase, language)
