@@ -23,8 +23,10 @@ def add_parser(commands):
                     "last) and print what conlleval prints.",
     )
     parser.add_argument("file", help="the tagged file, or - for standard input")
-    parser.add_argument("-d", "--delimiter", default=" ",
-                        help="field delimiter, a regular expression (default: a single space)")
+    parser.add_argument(
+        "-d", "--delimiter", default=" ",
+        help="field delimiter, a regular expression (default: '%(default)s', a single space)",
+    )
     parser.add_argument("-o", "--outside-tag", default="O",
                         help="the outside tag, with -r (default: %(default)s)")
     parser.add_argument("-r", "--raw", action="store_true",

@@ -1,8 +1,9 @@
 """Writes models as Hugging Face transformers folders.
 
 The folder is what `save_pretrained` writes for `BertModel` (a backbone) or
-`BertForSequenceClassification` (a classifier) or `BertForPreTraining` (a
-pretrainer), plus the files of
+`BertForSequenceClassification` (a classifier), `BertForPreTraining` (a
+pretrainer) or `BertForTokenClassification` (a token classifier), plus the
+files of
 transformers' `BertTokenizer`, so `from_pretrained(folder)` loads it as is.
 The weight names come from the table that reads such folders
 (`convert_hf.backbone_rules`), reversed, so reading and writing cannot
@@ -48,7 +49,7 @@ _SPECIAL_TOKENS = {
 }
 
 
-def _model_config(backbone, classifier, tokenizer, pretrainer=None):
+def _model_config(backbone, classifier, tokenizer, pretrainer=None, tagger=None):
     if backbone.activation not in _HF_ACTIVATIONS:
         raise ExportError(
             f"The activation {backbone.activation!r} has no transformers "
@@ -75,6 +76,16 @@ def _model_config(backbone, classifier, tokenizer, pretrainer=None):
     }
     if pretrainer is not None:
         config["architectures"] = ["BertForPreTraining" if pretrainer.nsp else "BertForMaskedLM"]
+    if tagger is not None:
+        config.update(
+            {
+                "architectures": ["BertForTokenClassification"],
+                "num_labels": len(tagger.label_names),
+                "id2label": {str(i): label for i, label in enumerate(tagger.label_names)},
+                "label2id": {label: i for i, label in enumerate(tagger.label_names)},
+                "classifier_dropout": tagger.dropout,
+            }
+        )
     if classifier is not None:
         labels = [f"LABEL_{i}" for i in range(classifier.num_classes)]
         config.update(
@@ -94,15 +105,15 @@ def _model_config(backbone, classifier, tokenizer, pretrainer=None):
     return config
 
 
-def _tensors(backbone, classifier, pretrainer=None):
+def _tensors(backbone, classifier, pretrainer=None, tagger=None):
     # `BertModel` saves its names bare; the task models nest it as `bert.`.
-    prefix = "" if classifier is None and pretrainer is None else "bert."
-    rules = backbone_rules(backbone.num_layers, prefix)
+    bare = classifier is None and pretrainer is None and tagger is None
+    rules = backbone_rules(backbone.num_layers, "" if bare else "bert.")
     variables = list(backbone.weights)
+    if tagger is not None or (pretrainer is not None and not pretrainer.nsp):
+        # `BertForTokenClassification` and `BertForMaskedLM` have no pooler.
+        rules = [rule for rule in rules if not rule.ours.startswith("pooler/")]
     if pretrainer is not None:
-        if not pretrainer.nsp:
-            # `BertForMaskedLM` has no pooler.
-            rules = [rule for rule in rules if not rule.ours.startswith("pooler/")]
         rules += masked_lm_head_rules() + (next_sentence_head_rules() if pretrainer.nsp else [])
         heads = [pretrainer.mlm_head] + ([pretrainer.nsp_head] if pretrainer.nsp else [])
         # The decoder is the word embedding, which transformers ties back.
@@ -111,8 +122,8 @@ def _tensors(backbone, classifier, pretrainer=None):
     tensors = scatter_weights(
         rules, {variable.path: float32_array(variable) for variable in variables}
     )
-    if classifier is not None:
-        head = classifier.output_dense
+    if classifier is not None or tagger is not None:
+        head = (classifier or tagger).output_dense
         # torch.nn.Linear stores its weight as [out, in].
         tensors["classifier.weight"] = float32_array(head.kernel).T
         tensors["classifier.bias"] = float32_array(head.bias)
@@ -129,18 +140,19 @@ def to_huggingface(model, folder, tokenizer=None, overwrite=False):
     A `BertBackbone` becomes a `BertModel`, a `BertClassifier` a
     `BertForSequenceClassification` (`num_classes=1` as regression), a
     `BertPretrainer` a `BertForPreTraining` (a `BertForMaskedLM` with
-    `nsp=False`). The
+    `nsp=False`), a `BertTokenClassifier` a `BertForTokenClassification`
+    (its labels in `id2label`). The
     folder holds `config.json`, `model.safetensors` (float32),
     `vocab.txt`, `tokenizer_config.json` and `special_tokens_map.json`;
     `BertBackbone.from_preset(folder)` and `BertTokenizer.from_preset(folder)`
     read it back unchanged. The folder appears whole or not at all.
 
     Args:
-        model: a `bert_keras.models.BertBackbone`, `BertClassifier` or
-            `BertPretrainer`.
+        model: a `bert_keras.models.BertBackbone`, `BertClassifier`,
+            `BertPretrainer` or `BertTokenClassifier`.
         folder: the folder to write.
         tokenizer: a `bert_keras.tokenizers.BertTokenizer`; by default the
-            one of the classifier's preprocessor.
+            one of the classifier's preprocessor or the token classifier.
         overwrite: bool. Whether an existing `folder` may be replaced.
 
     Returns:
@@ -164,18 +176,26 @@ def to_huggingface(model, folder, tokenizer=None, overwrite=False):
     """
     from safetensors.numpy import save_file
 
-    from bert_keras.models import BertPretrainer
+    from bert_keras.models import BertPretrainer, BertTokenClassifier
 
     pretrainer = model if isinstance(model, BertPretrainer) else None
+    tagger = model if isinstance(model, BertTokenClassifier) else None
     if pretrainer is not None:
         backbone, classifier = pretrainer.backbone, None
         tokenizer = resolve_tokenizer(backbone, tokenizer)
+    elif tagger is not None:
+        backbone, classifier = tagger.backbone, None
+        tokenizer = resolve_tokenizer(backbone, tokenizer or tagger.tokenizer)
     else:
         backbone, classifier = split_model(model)
         tokenizer = resolve_tokenizer(model, tokenizer)
-    config = _model_config(backbone, classifier, tokenizer, pretrainer)
-    tensors = _tensors(backbone, classifier, pretrainer)
-    max_length = preprocessor_sequence_length(model) or backbone.max_sequence_length
+    config = _model_config(backbone, classifier, tokenizer, pretrainer, tagger)
+    tensors = _tensors(backbone, classifier, pretrainer, tagger)
+    max_length = (
+        getattr(tagger, "sequence_length", None)
+        or preprocessor_sequence_length(model)
+        or backbone.max_sequence_length
+    )
     with atomic_directory(folder, overwrite, kind="huggingface") as temporary:
         _write_json(temporary / "config.json", config)
         # The tag `save_pretrained` writes, which transformers 4 checks.

@@ -7,6 +7,7 @@ from bert_keras.models.bert_pretrainer import BertPretrainer
 from bert_keras.models.bert_sentence_encoder import BertSentenceEncoder
 from bert_keras.models.bert_span_labeler import BertSpanLabeler
 from bert_keras.models.bert_task import BertTask
+from bert_keras.models.bert_token_classifier import BertTokenClassifier
 
 __all__ = [
     "BertBackbone",
@@ -16,4 +17,5 @@ __all__ = [
     "BertSentenceEncoder",
     "BertSpanLabeler",
     "BertTask",
+    "BertTokenClassifier",
 ]

@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import keras
 
@@ -98,6 +99,8 @@ class BertTask(keras.Model):
             )
         if loss == "auto" and "loss_weights" not in kwargs:
             kwargs["loss_weights"] = self.default_loss_weights()
+        if metrics == "auto" and "weighted_metrics" not in kwargs:
+            kwargs["weighted_metrics"] = self.default_weighted_metrics()
         super().compile(
             optimizer=optimizer,
             loss=self.default_loss() if loss == "auto" else loss,
@@ -198,6 +201,10 @@ class BertTask(keras.Model):
     def default_metrics(self):
         return []
 
+    def default_weighted_metrics(self):
+        """Metrics weighted by the data's sample weights, or None."""
+        return None
+
     # Whether raw text is single texts or pairs (`"optional"`), or pairs
     # only (`"required"`); see `bert_keras.data.text_inputs`.
     text_pairs = "optional"
@@ -239,7 +246,10 @@ class BertTask(keras.Model):
             # A dataset shuffles itself; Keras would warn that it ignores this.
             shuffle = False
         self._schedule_auto_optimizer(schedule_steps, epochs)
-        with translated_errors():
+        with translated_errors(), warnings.catch_warnings():
+            # Tasks that read the sequence output leave the pooler without
+            # gradients by design; Keras would warn that they are missing.
+            warnings.filterwarnings("ignore", message=_POOLER_WITHOUT_GRADIENTS)
             return super().fit(
                 x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data,
                 sample_weight=sample_weight, shuffle=shuffle,
@@ -366,14 +376,22 @@ class BertTask(keras.Model):
         return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+_POOLER_WITHOUT_GRADIENTS = (
+    r"Gradients do not exist for variables \['pooler/dense/kernel', 'pooler/dense/bias'\]"
+)
+
+
 def deserialized_parts(config):
-    """A task's config with its serialized backbone and preprocessor rebuilt."""
+    """A task's config with its serialized backbone, preprocessor and
+    tokenizer rebuilt."""
     config = dict(config)
     if isinstance(config.get("preprocessor"), dict):
         # Registers the preprocessor classes; imported only here because
         # they need TensorFlow, which training on arrays does not.
         import bert_keras.preprocessing  # noqa: F401
-    for key in ("backbone", "preprocessor"):
+    if isinstance(config.get("tokenizer"), dict):
+        import bert_keras.tokenizers  # noqa: F401
+    for key in ("backbone", "preprocessor", "tokenizer"):
         if isinstance(config.get(key), dict):
             config[key] = keras.saving.deserialize_keras_object(config[key])
     return config

@@ -202,3 +202,38 @@ def test_written_files_follow_the_umask(tmp_path):
         os.umask(previous)
     modes = {path.name: path.stat().st_mode & 0o777 for path in (tmp_path / "hf").iterdir()}
     assert set(modes.values()) == {0o644}, modes
+
+
+def test_token_classifier_matches_transformers_and_loads_back(tmp_path):
+    import warnings
+
+    from bert_keras.models import BertTokenClassifier
+
+    labels = ["O", "B-PER", "I-PER", "B-LOC-X", "I-LOC-X"]
+    tagger = BertTokenClassifier(random_backbone(), labels, tokenizer=tokenizer(),
+                                 sequence_length=16)
+    rng = np.random.default_rng(3)
+    for variable in tagger.output_dense.weights:
+        variable.assign(rng.normal(0.0, 0.3, variable.shape).astype("float32"))
+    to_huggingface(tagger, tmp_path / "hf")
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert config["architectures"] == ["BertForTokenClassification"]
+    assert config["id2label"] == {str(i): label for i, label in enumerate(labels)}
+
+    reference, info = transformers.BertForTokenClassification.from_pretrained(
+        tmp_path / "hf", output_loading_info=True)
+    assert not any(info.values()), info
+    inputs = batch()
+    mask = inputs["padding_mask"][..., None].astype(bool)
+    expected = run_transformers(reference, inputs).logits
+    ours = keras.ops.convert_to_numpy(tagger(inputs))
+    assert_close(np.where(mask, ours, 0), torch.where(torch.from_numpy(mask), expected, 0))
+
+    with warnings.catch_warnings():
+        # Not even the missing pooler, which a tagger does not use.
+        warnings.simplefilter("error")
+        loaded = BertTokenClassifier.from_preset(str(tmp_path / "hf"))
+    assert loaded.label_names == labels
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(inputs)), ours, atol=1e-6)
+    with pytest.warns(UserWarning, match="a new head"):
+        BertTokenClassifier.from_preset(str(tmp_path / "hf"), label_names=["O", "B-X"])
