@@ -12,6 +12,7 @@ bert-keras tag-eval - < output.txt
 ```
 """
 
+import contextlib
 import sys
 
 
@@ -50,7 +51,8 @@ def run(args):
     try:
         # Bytes as Latin-1, one character each: types sort and pad by bytes
         # and print back unchanged, as in the Perl script.
-        with (open(args.file, "rb") if args.file != "-" else _stdin()) as file:
+        stdin = contextlib.nullcontext(sys.stdin.buffer)
+        with (open(args.file, "rb") if args.file != "-" else stdin) as file:
             lines = (line.decode("latin-1") for line in file)
             counts = evaluate(lines, args.delimiter, args.outside_tag, args.raw)
     except OSError as error:
@@ -60,9 +62,3 @@ def run(args):
     sys.stdout.flush()
     sys.stdout.buffer.write(counts.report(latex=args.latex).encode("latin-1"))
     sys.stdout.buffer.flush()
-
-
-def _stdin():
-    import contextlib
-
-    return contextlib.nullcontext(sys.stdin.buffer)

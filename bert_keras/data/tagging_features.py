@@ -65,35 +65,27 @@ class TaggingWindows:
             dataset = dataset.shuffle(len(self.token_ids), seed=seed,
                                       reshuffle_each_iteration=True)
 
-        def to_model(row):
-            token_ids = row["token_ids"]
+        def to_model(batch):
+            # One padded length for the batch: its longest window rounded up
+            # to a multiple, never past `max_length`.
+            rows = batch["token_ids"]
+            longest = tf.cast(rows.bounding_shape()[1], "int32")
+            length = -(-longest // pad_to_multiple_of) * pad_to_multiple_of
+            if max_length is not None:
+                length = tf.minimum(length, tf.maximum(max_length, longest))
+            shape = tf.stack([tf.cast(rows.nrows(), "int32"), length])
+            token_ids = rows.to_tensor(pad_id, shape=shape)
             inputs = {
                 "token_ids": token_ids,
                 "segment_ids": tf.zeros_like(token_ids),
-                "padding_mask": tf.ones_like(token_ids),
+                "padding_mask": tf.ones_like(rows).to_tensor(0, shape=shape),
             }
-            if "labels" not in row:
+            if "labels" not in batch:
                 return inputs
-            return inputs, row["labels"], tf.cast(row["labels"] != IGNORED, "float32")
+            labels = batch["labels"].to_tensor(IGNORED, shape=shape)
+            return inputs, labels, tf.cast(labels != IGNORED, "float32")
 
-        dataset = dataset.map(to_model)
-        padding = {"token_ids": pad_id, "segment_ids": 0, "padding_mask": 0}
-        if self.labels is not None:
-            padding = (padding, IGNORED, 0.0)
-        dataset = dataset.padded_batch(batch_size, padding_values=padding)
-
-        def round_up(*batch):
-            length = tf.shape(tf.nest.flatten(batch)[0])[1]
-            extra = (-length) % pad_to_multiple_of
-            if max_length is not None:
-                extra = tf.minimum(extra, tf.maximum(max_length - length, 0))
-            padded = tf.nest.map_structure(
-                lambda tensor, value: tf.pad(tensor, [[0, 0], [0, extra]],
-                                             constant_values=tf.cast(value, tensor.dtype)),
-                batch, padding if self.labels is not None else (padding,))
-            return padded if self.labels is not None else padded[0]
-
-        return dataset.map(round_up).prefetch(2)
+        return dataset.ragged_batch(batch_size).map(to_model).prefetch(2)
 
     def word_logits(self, window_logits):
         """Each word's logits, from its best window: one `[words, labels]`
