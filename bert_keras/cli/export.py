@@ -33,6 +33,7 @@ def add_parser(commands):
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="a .keras file holding a BertClassifier, BertSpanLabeler, "
+                        "BertMultipleChoice, BertTokenClassifier (huggingface only), "
                         "BertPretrainer or BertBackbone")
     source.add_argument("--preset", help="a preset name or path, exported as a backbone for feature extraction")
     parser.add_argument("--output", required=True, help="the folder to create")
@@ -89,10 +90,12 @@ def run(args):
             model, output, preprocessor=preprocessor, overwrite=args.overwrite,
             null_score_diff_threshold=args.null_score_diff_threshold,
         )
-        from bert_keras.models import BertSentenceEncoder
+        from bert_keras.models import BertMultipleChoice, BertSentenceEncoder
 
         if hasattr(preprocessor, "doc_stride"):
             inputs = "(question, context)"
+        elif isinstance(model, BertMultipleChoice):
+            inputs = "(context, choices)"
         elif isinstance(model, BertSentenceEncoder):
             inputs = "(text)"
         else:
@@ -101,7 +104,8 @@ def run(args):
     elif args.format == "huggingface":
         from bert_keras.export import to_huggingface
 
-        tokenizer = preprocessor.tokenizer if preprocessor is not None else _vocabulary_tokenizer(args)
+        tokenizer = (preprocessor.tokenizer if preprocessor is not None
+                     else getattr(model, "tokenizer", None) or _vocabulary_tokenizer(args))
         to_huggingface(model, output, tokenizer=tokenizer, overwrite=args.overwrite)
         print(f"Wrote a Hugging Face transformers folder to {output}.")
     else:
@@ -163,7 +167,15 @@ def _load(args):
     # state holds; the other formats need the weights only.
     model = load_saved_model(path, compile=args.format == "google")
     preprocessor = getattr(model, "preprocessor", None)
-    from bert_keras.models import BertPretrainer
+    from bert_keras.models import BertPretrainer, BertTokenClassifier
+
+    if isinstance(model, BertTokenClassifier):
+        if args.format != "huggingface":
+            raise ExportError(
+                f"A BertTokenClassifier exports as --format huggingface (a "
+                f"BertForTokenClassification folder), not as {args.format}."
+            )
+        return model, None
 
     if preprocessor is None and isinstance(model, BertPretrainer):
         if not (path.parent / "vocab.txt").is_file():

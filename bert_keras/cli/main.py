@@ -9,11 +9,13 @@ from bert_keras.cli import (
     embed,
     export,
     extract_features,
+    multiple_choice,
     presets,
     pretrain,
     pretraining_data,
     squad,
     squad_eval,
+    tag,
     tag_eval,
 )
 from bert_keras.cli.quiet import native_logs_silenced
@@ -24,6 +26,8 @@ COMMANDS = {
     "classify": classify,
     "squad": squad,
     "squad-eval": squad_eval,
+    "multiple-choice": multiple_choice,
+    "tag": tag,
     "tag-eval": tag_eval,
     "extract-features": extract_features,
     "embed": embed,

@@ -45,11 +45,13 @@ class TaggingWindows:
     empty_words: int
 
     def dataset(self, batch_size, pad_id, shuffle=False, seed=None, pad_to_multiple_of=8,
-                max_length=None):
+                max_length=None, repeat=False):
         """A `tf.data.Dataset` of `(inputs, labels, weights)` batches (inputs
         only without labels), padded to each batch's longest window rounded
         up to a multiple of `pad_to_multiple_of` (at most `max_length`),
-        which bounds the shapes a compiled model sees."""
+        which bounds the shapes a compiled model sees. With `repeat`, the
+        windows repeat (reshuffled each pass) before batching, so that
+        every batch is full."""
         import tensorflow as tf
 
         def ragged(arrays):
@@ -64,6 +66,8 @@ class TaggingWindows:
         if shuffle:
             dataset = dataset.shuffle(len(self.token_ids), seed=seed,
                                       reshuffle_each_iteration=True)
+        if repeat:
+            dataset = dataset.repeat()
 
         def to_model(batch):
             # One padded length for the batch: its longest window rounded up
@@ -127,9 +131,18 @@ def encode_words(sentences, tokenizer, sequence_length, labels=None, label_ids=N
     Returns:
         A `TaggingWindows`.
     """
+    return encode_pieces(word_pieces(sentences, tokenizer), tokenizer, sequence_length,
+                         labels, label_ids, stride, label_all_pieces)
+
+
+def encode_pieces(pieces, tokenizer, sequence_length, labels=None, label_ids=None,
+                  stride=None, label_all_pieces=False):
+    """`encode_words` on words already cut into pieces: `pieces[s][w]` is the
+    list of piece ids of word `w` of sentence `s` (see
+    `bert_keras.data.text_words.split_words`)."""
     capacity = sequence_length - 2
     stride = stride or max(1, capacity // 2)
-    pieces = _word_pieces(sentences, tokenizer, capacity)
+    pieces = [[list(word)[:capacity] for word in words] for words in pieces]
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     continuation = None
     if labels is not None and label_all_pieces:
@@ -168,13 +181,13 @@ def encode_words(sentences, tokenizer, sequence_length, labels=None, label_ids=N
     )
 
 
-def _word_pieces(sentences, tokenizer, capacity):
-    """Each word's piece ids (at most `capacity`), one list per sentence."""
+def word_pieces(sentences, tokenizer):
+    """Each word's piece ids, one list per sentence."""
     flat = [word for words in sentences for word in words]
     ids = tokenizer(flat).to_list() if flat else []
     pieces, start = [], 0
     for words in sentences:
-        pieces.append([row[:capacity] for row in ids[start:start + len(words)]])
+        pieces.append(ids[start:start + len(words)])
         start += len(words)
     return pieces
 

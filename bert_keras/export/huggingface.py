@@ -1,10 +1,10 @@
 """Writes models as Hugging Face transformers folders.
 
-The folder is what `save_pretrained` writes for `BertModel` (a backbone) or
+The folder is what `save_pretrained` writes for `BertModel` (a backbone),
 `BertForSequenceClassification` (a classifier), `BertForPreTraining` (a
-pretrainer) or `BertForTokenClassification` (a token classifier), plus the
-files of
-transformers' `BertTokenizer`, so `from_pretrained(folder)` loads it as is.
+pretrainer), `BertForTokenClassification` (a token classifier) or
+`BertForMultipleChoice`, plus the files of transformers' `BertTokenizer`,
+so `from_pretrained(folder)` loads it as is.
 The weight names come from the table that reads such folders
 (`convert_hf.backbone_rules`), reversed, so reading and writing cannot
 disagree. The weights are written with the `safetensors` numpy API: neither
@@ -49,7 +49,7 @@ _SPECIAL_TOKENS = {
 }
 
 
-def _model_config(backbone, classifier, tokenizer, pretrainer=None, tagger=None):
+def _model_config(backbone, classifier, tokenizer, pretrainer=None, tagger=None, chooser=None):
     if backbone.activation not in _HF_ACTIVATIONS:
         raise ExportError(
             f"The activation {backbone.activation!r} has no transformers "
@@ -86,6 +86,10 @@ def _model_config(backbone, classifier, tokenizer, pretrainer=None, tagger=None)
                 "classifier_dropout": tagger.dropout,
             }
         )
+    if chooser is not None:
+        config.update(
+            {"architectures": ["BertForMultipleChoice"], "classifier_dropout": chooser.dropout}
+        )
     if classifier is not None:
         labels = [f"LABEL_{i}" for i in range(classifier.num_classes)]
         config.update(
@@ -105,9 +109,9 @@ def _model_config(backbone, classifier, tokenizer, pretrainer=None, tagger=None)
     return config
 
 
-def _tensors(backbone, classifier, pretrainer=None, tagger=None):
+def _tensors(backbone, classifier, pretrainer=None, tagger=None, chooser=None):
     # `BertModel` saves its names bare; the task models nest it as `bert.`.
-    bare = classifier is None and pretrainer is None and tagger is None
+    bare = classifier is None and pretrainer is None and tagger is None and chooser is None
     rules = backbone_rules(backbone.num_layers, "" if bare else "bert.")
     variables = list(backbone.weights)
     if tagger is not None or (pretrainer is not None and not pretrainer.nsp):
@@ -122,8 +126,8 @@ def _tensors(backbone, classifier, pretrainer=None, tagger=None):
     tensors = scatter_weights(
         rules, {variable.path: float32_array(variable) for variable in variables}
     )
-    if classifier is not None or tagger is not None:
-        head = (classifier or tagger).output_dense
+    if classifier is not None or tagger is not None or chooser is not None:
+        head = (classifier or tagger or chooser).output_dense
         # torch.nn.Linear stores its weight as [out, in].
         tensors["classifier.weight"] = float32_array(head.kernel).T
         tensors["classifier.bias"] = float32_array(head.bias)
@@ -141,7 +145,8 @@ def to_huggingface(model, folder, tokenizer=None, overwrite=False):
     `BertForSequenceClassification` (`num_classes=1` as regression), a
     `BertPretrainer` a `BertForPreTraining` (a `BertForMaskedLM` with
     `nsp=False`), a `BertTokenClassifier` a `BertForTokenClassification`
-    (its labels in `id2label`). The
+    (its labels in `id2label`), a `BertMultipleChoice` a
+    `BertForMultipleChoice`. The
     folder holds `config.json`, `model.safetensors` (float32),
     `vocab.txt`, `tokenizer_config.json` and `special_tokens_map.json`;
     `BertBackbone.from_preset(folder)` and `BertTokenizer.from_preset(folder)`
@@ -149,7 +154,7 @@ def to_huggingface(model, folder, tokenizer=None, overwrite=False):
 
     Args:
         model: a `bert_keras.models.BertBackbone`, `BertClassifier`,
-            `BertPretrainer` or `BertTokenClassifier`.
+            `BertPretrainer`, `BertTokenClassifier` or `BertMultipleChoice`.
         folder: the folder to write.
         tokenizer: a `bert_keras.tokenizers.BertTokenizer`; by default the
             one of the classifier's preprocessor or the token classifier.
@@ -176,11 +181,16 @@ def to_huggingface(model, folder, tokenizer=None, overwrite=False):
     """
     from safetensors.numpy import save_file
 
-    from bert_keras.models import BertPretrainer, BertTokenClassifier
+    from bert_keras.models import BertMultipleChoice, BertPretrainer, BertTokenClassifier
 
     pretrainer = model if isinstance(model, BertPretrainer) else None
     tagger = model if isinstance(model, BertTokenClassifier) else None
-    if pretrainer is not None:
+    chooser = model if isinstance(model, BertMultipleChoice) else None
+    if chooser is not None:
+        backbone, classifier = chooser.backbone, None
+        tokenizer = resolve_tokenizer(
+            backbone, tokenizer or getattr(chooser.preprocessor, "tokenizer", None))
+    elif pretrainer is not None:
         backbone, classifier = pretrainer.backbone, None
         tokenizer = resolve_tokenizer(backbone, tokenizer)
     elif tagger is not None:
@@ -189,8 +199,8 @@ def to_huggingface(model, folder, tokenizer=None, overwrite=False):
     else:
         backbone, classifier = split_model(model)
         tokenizer = resolve_tokenizer(model, tokenizer)
-    config = _model_config(backbone, classifier, tokenizer, pretrainer, tagger)
-    tensors = _tensors(backbone, classifier, pretrainer, tagger)
+    config = _model_config(backbone, classifier, tokenizer, pretrainer, tagger, chooser)
+    tensors = _tensors(backbone, classifier, pretrainer, tagger, chooser)
     max_length = (
         getattr(tagger, "sequence_length", None)
         or preprocessor_sequence_length(model)

@@ -19,6 +19,12 @@ A `BertSentenceEncoder` has `serving_default` with one input, `text`
 (`tf.string` `[batch]`), and `serve_token_ids`; both return `embeddings`,
 float32 `[batch, dim]`, pooled and normalized as the model is.
 
+A `BertMultipleChoice` has `serving_default` with `context` (`tf.string`
+`[batch]`) and `choices` (`tf.string` `[batch, choices]`), each choice
+packed with its context, and `serve_token_ids` on `[batch, choices, seq]`
+ids; both return `logits` and `probabilities` (`float32`,
+`[batch, choices]`).
+
 Outputs: a `BertClassifier` gives `logits` and `probabilities` (`float32`,
 `[batch, num_classes]`), or `predictions` (`[batch]`) for regression; a
 `BertBackbone` gives `sequence_output` `[batch, seq, hidden]` and
@@ -60,9 +66,10 @@ def export_saved_model(
     `overwrite=True`.
 
     Args:
-        model: a `BertClassifier`, a `BertSpanLabeler` or a
-            `BertSentenceEncoder` (their attached preprocessor is used), or a
-            `BertBackbone` (for feature extraction).
+        model: a `BertClassifier`, a `BertSpanLabeler`, a
+            `BertSentenceEncoder` or a `BertMultipleChoice` (their attached
+            preprocessor is used), or a `BertBackbone` (for feature
+            extraction).
         export_dir: str or path. The SavedModel folder to create.
         preprocessor: a `bert_keras.preprocessing.BertPreprocessor` (a
             `BertSpanPreprocessor` for a span labeler). Needed for a
@@ -114,11 +121,17 @@ def export_saved_model(
 
 
 def _model_and_preprocessor(model, preprocessor):
-    from bert_keras.models import BertSentenceEncoder, BertSpanLabeler
-    from bert_keras.preprocessing import BertPreprocessor, BertSpanPreprocessor
+    from bert_keras.models import BertMultipleChoice, BertSentenceEncoder, BertSpanLabeler
+    from bert_keras.preprocessing import (
+        BertMultipleChoicePreprocessor,
+        BertPreprocessor,
+        BertSpanPreprocessor,
+    )
 
     if isinstance(model, BertSpanLabeler):
         backbone, kind = model.backbone, BertSpanPreprocessor
+    elif isinstance(model, BertMultipleChoice):
+        backbone, kind = model.backbone, BertMultipleChoicePreprocessor
     elif isinstance(model, BertSentenceEncoder):
         backbone, kind = model.backbone, BertPreprocessor
     else:
@@ -192,7 +205,8 @@ def _metadata(model, preprocessor, signatures):
     return {
         "model": type(model).__name__,
         "num_classes": getattr(model, "num_classes", None),
-        **{name: getattr(model, name) for name in ("pooling", "normalize") if hasattr(model, name)},
+        **{name: getattr(model, name) for name in ("pooling", "normalize", "num_choices")
+           if hasattr(model, name)},
         **span_settings,
         "max_seq_length": preprocessor.sequence_length,
         "lowercase": preprocessor.tokenizer.lowercase,

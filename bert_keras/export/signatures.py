@@ -7,14 +7,16 @@ and returns float32 outputs; see `bert_keras.export.saved_model`.
 
 def signatures_for(model, preprocessor, threshold):
     """`(signatures, serving_preprocessor)` of `model` exported with `preprocessor`."""
-    from bert_keras.models import BertSentenceEncoder, BertSpanLabeler
-    from bert_keras.preprocessing import BertPreprocessor
+    from bert_keras.models import BertMultipleChoice, BertSentenceEncoder, BertSpanLabeler
+    from bert_keras.preprocessing import BertMultipleChoicePreprocessor, BertPreprocessor
 
     if isinstance(model, BertSpanLabeler):
         return _span_signatures(model, preprocessor, threshold), preprocessor
     # Padded to the longest row of each request: the same predictions as
     # fixed padding (the attention mask hides padding), for less work.
-    serving_preprocessor = BertPreprocessor(
+    kind = BertMultipleChoicePreprocessor if isinstance(model, BertMultipleChoice) else (
+        BertPreprocessor)
+    serving_preprocessor = kind(
         preprocessor.tokenizer,
         sequence_length=preprocessor.sequence_length,
         padding="longest",
@@ -22,6 +24,8 @@ def signatures_for(model, preprocessor, threshold):
     )
     if isinstance(model, BertSentenceEncoder):
         return _embedding_signatures(model, serving_preprocessor), serving_preprocessor
+    if isinstance(model, BertMultipleChoice):
+        return _choice_signatures(model, serving_preprocessor), serving_preprocessor
     return _text_signatures(model, serving_preprocessor), serving_preprocessor
 
 
@@ -31,13 +35,7 @@ def _text(name):
     return tf.TensorSpec([None], tf.string, name=name)
 
 
-def _ids(name):
-    import tensorflow as tf
-
-    return tf.TensorSpec([None, None], tf.int32, name=name)
-
-
-def _token_ids_signature(outputs, model):
+def _token_ids_signature(outputs, model, axes=2):
     import tensorflow as tf
 
     def from_token_ids(token_ids, segment_ids, padding_mask):
@@ -46,9 +44,10 @@ def _token_ids_signature(outputs, model):
                 {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
             )
 
+    names = ("token_ids", "segment_ids", "padding_mask")
     return tf.function(
         from_token_ids,
-        input_signature=[_ids("token_ids"), _ids("segment_ids"), _ids("padding_mask")],
+        input_signature=[tf.TensorSpec([None] * axes, tf.int32, name=name) for name in names],
         autograph=False,
     )
 
@@ -87,6 +86,28 @@ def _embedding_signatures(model, serving_preprocessor):
     return {
         "serving_default": tf.function(from_text, input_signature=[_text("text")], autograph=False),
         "serve_token_ids": _token_ids_signature(outputs, model),
+    }
+
+
+def _choice_signatures(model, serving_preprocessor):
+    """A context and its choices in; a score and a probability per choice out."""
+    import tensorflow as tf
+
+    def outputs(inputs):
+        logits = tf.cast(model(inputs, training=False), tf.float32)
+        return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
+
+    def from_text(context, choices):
+        with _same_size(context, choices[:, 0], "context and the rows of choices"):
+            return outputs(serving_preprocessor((context, choices)))
+
+    return {
+        "serving_default": tf.function(
+            from_text,
+            input_signature=[_text("context"), tf.TensorSpec([None, None], tf.string, "choices")],
+            autograph=False,
+        ),
+        "serve_token_ids": _token_ids_signature(outputs, model, axes=3),
     }
 
 
@@ -129,7 +150,7 @@ def _fits_positions(token_ids, model):
 
     limit = getattr(model, "backbone", model).max_sequence_length
     check = tf.debugging.assert_less_equal(
-        tf.shape(token_ids)[1], limit,
+        tf.shape(token_ids)[-1], limit,
         message=f"serve_token_ids takes at most {limit} tokens per row, the "
         "model's positions; truncate the ids, or send text to serving_default",
     )

@@ -209,6 +209,9 @@ class BertTask(keras.Model):
     # only (`"required"`); see `bert_keras.data.text_inputs`.
     text_pairs = "optional"
 
+    # The dimensions of the token-id arrays the model reads.
+    token_axes = ("batch", "sequence")
+
     def label_classes(self):
         """Class count that integer labels must stay below, or None."""
         return None

@@ -144,6 +144,18 @@ class BertTokenClassifier(BertTask):
         return super().fit(x, y, batch_size=batch_size, epochs=epochs,
                            validation_data=validation_data, shuffle=shuffle, **kwargs)
 
+    def windows_dataset(self, x, y, batch_size, shuffle=False, seed=None, repeat=False):
+        """The `tf.data.Dataset` that `fit` makes of sentences and labels;
+        with `repeat`, endless and in full batches.
+
+        Returns:
+            `(dataset, windows)`: batches of `(inputs, labels, weights)`, and
+            how many windows the sentences make (more than the sentences
+            when some are longer than `sequence_length`).
+        """
+        windows = self._windows(x, y, "training")
+        return self._dataset(windows, batch_size, shuffle, seed, repeat), len(windows.token_ids)
+
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         if self._holds_words(x):
             x = self._dataset(self._windows(x, y, "evaluation"), batch_size or 32)
@@ -151,25 +163,66 @@ class BertTokenClassifier(BertTask):
         _weigh_token_labels(x, y, kwargs)
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
+    def predict(self, x, batch_size=None, **kwargs):
+        """Tags raw text, or runs the model on token ids.
+
+        Args:
+            x: a str or a list of str; token-id dicts and datasets are
+                passed on to `keras.Model.predict`.
+            batch_size: int. Windows per batch (32 by default).
+
+        Returns:
+            For text, one dict per text: `words` (as written), their `tags`,
+            `offsets` (`(start, end)` code point positions, end exclusive)
+            and `entities`, a list of `{"text", "type", "start", "end"}`.
+            The words are BERT's own (whitespace, punctuation and CJK
+            characters split apart; see `bert_keras.data.text_words`).
+        """
+        if isinstance(x, str) or (
+                isinstance(x, (list, tuple)) and x and all(isinstance(t, str) for t in x)):
+            return self._predict_text([x] if isinstance(x, str) else list(x), batch_size or 32)
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def _predict_text(self, texts, batch_size):
+        from bert_keras.data.text_words import entity_spans, split_words
+
+        self._require_tokenizer()
+        split = split_words(texts, self.tokenizer)
+        logits = self._word_logits(self._encoder(None, None, [w.pieces for w in split]),
+                                   batch_size)
+        results = []
+        for text, words, word_logits in zip(texts, split, logits):
+            tags = self.word_tags(word_logits)
+            results.append({
+                "words": words.words,
+                "tags": tags,
+                "offsets": list(zip(words.starts, words.ends)),
+                "entities": entity_spans(text, words, tags),
+            })
+        return results
+
     def predict_words(self, sentences, batch_size=32):
         """Each word's label: one list of label names per sentence.
 
         A word without word pieces (only zero-width characters, say) gets
         `O` (the first label when there is no `O`).
         """
-        logits = self.predict_word_logits(sentences, batch_size)
+        return [self.word_tags(s) for s in self.predict_word_logits(sentences, batch_size)]
+
+    def word_tags(self, word_logits):
+        """The labels of one sentence's `predict_word_logits`: the argmax of
+        each row, and `O` (or the first label) for a NaN row."""
         fallback = _OUTSIDE if _OUTSIDE in self.label_names else self.label_names[0]
-        return [
-            [fallback if np.isnan(row[0]) else self.label_names[int(np.argmax(row))]
-             for row in sentence]
-            for sentence in logits
-        ]
+        return [fallback if np.isnan(row[0]) else self.label_names[int(np.argmax(row))]
+                for row in word_logits]
 
     def predict_word_logits(self, sentences, batch_size=32):
         """Each word's logits `[words, labels]` from the window where it has
         the most context; NaN rows for words without pieces."""
         sentences = self._sentences(sentences, None, "prediction")[0]
-        windows = self._encoder(sentences, None)
+        return self._word_logits(self._encoder(sentences, None), batch_size)
+
+    def _word_logits(self, windows, batch_size):
         window_logits = []
         if windows.token_ids:
             for batch in self._dataset(windows, batch_size).as_numpy_iterator():
@@ -194,14 +247,17 @@ class BertTokenClassifier(BertTask):
         return isinstance(x, (list, tuple)) and not isinstance(x, dict) and (
             len(x) == 0 or not isinstance(x[0], (int, float, np.ndarray)))
 
-    def _sentences(self, x, y, purpose):
-        from bert_keras.data.tagging import TaggedSentence
-
+    def _require_tokenizer(self):
         if self.tokenizer is None:
             raise DataError(
                 "This BertTokenClassifier has no tokenizer to read words with: "
                 "build it with `from_preset`, or pass `tokenizer=`."
             )
+
+    def _sentences(self, x, y, purpose):
+        from bert_keras.data.tagging import TaggedSentence
+
+        self._require_tokenizer()
         if x and all(isinstance(item, TaggedSentence) for item in x):
             x, y = [item.words for item in x], [item.labels for item in x]
         if isinstance(x, str) or not all(
@@ -235,18 +291,20 @@ class BertTokenClassifier(BertTask):
                      name=f"The {purpose} data")
         return self._encoder(x, y)
 
-    def _encoder(self, sentences, labels):
-        from bert_keras.data.tagging_features import encode_words
+    def _encoder(self, sentences, labels, pieces=None):
+        from bert_keras.data.tagging_features import word_pieces, encode_pieces
 
-        return encode_words(
-            sentences, self.tokenizer, self.sequence_length, labels=labels,
+        if pieces is None:
+            pieces = word_pieces(sentences, self.tokenizer)
+        return encode_pieces(
+            pieces, self.tokenizer, self.sequence_length, labels=labels,
             label_ids={name: i for i, name in enumerate(self.label_names)},
             stride=self.stride, label_all_pieces=self.label_all_pieces,
         )
 
-    def _dataset(self, windows, batch_size, shuffle=False, seed=None):
+    def _dataset(self, windows, batch_size, shuffle=False, seed=None, repeat=False):
         return windows.dataset(batch_size, self.tokenizer.token_to_id("[PAD]"), shuffle, seed,
-                               max_length=self.sequence_length)
+                               max_length=self.sequence_length, repeat=repeat)
 
     def get_config(self):
         return {

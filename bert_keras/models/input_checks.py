@@ -30,8 +30,9 @@ def _limits(backbone):
     }
 
 
-def check_token_inputs(inputs, backbone):
-    """Raises `DataError` for a dict of id arrays the backbone cannot read."""
+def check_token_inputs(inputs, backbone, axes=("batch", "sequence")):
+    """Raises `DataError` for a dict of id arrays the backbone cannot read;
+    `axes` names the arrays' dimensions (`sequence` last)."""
     if not isinstance(inputs, dict):
         return
     missing = {"token_ids", "segment_ids", "padding_mask"} - set(inputs)
@@ -42,12 +43,12 @@ def check_token_inputs(inputs, backbone):
         )
     arrays = {name: np.asarray(inputs[name]) for name in ("token_ids", "segment_ids", "padding_mask")}
     shapes = {array.shape for array in arrays.values()}
-    if len(shapes) > 1 or arrays["token_ids"].ndim != 2:
+    if len(shapes) > 1 or arrays["token_ids"].ndim != len(axes):
         raise DataError(
-            "token_ids, segment_ids and padding_mask must be [batch, sequence] "
+            f"token_ids, segment_ids and padding_mask must be [{', '.join(axes)}] "
             f"arrays of one shape; got {({k: v.shape for k, v in arrays.items()})}."
         )
-    length = arrays["token_ids"].shape[1]
+    length = arrays["token_ids"].shape[-1]
     if length > backbone.max_sequence_length:
         raise DataError(
             f"Sequences of length {length} exceed this model's "

@@ -28,7 +28,7 @@ def checked_data(model, x, y, purpose, allow_empty=False):
         count = len(columns[0])
         x = columns[0] if len(columns) == 1 else columns
     elif isinstance(x, dict):
-        check_token_inputs(x, model.backbone)
+        check_token_inputs(x, model.backbone, model.token_axes)
         count = len(np.asarray(x["token_ids"]))
     elif is_dataset(x) and not holds_text(x):
         x = checked_dataset(x, model.backbone, model.label_classes())

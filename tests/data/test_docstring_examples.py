@@ -16,8 +16,11 @@ import pytest
         "bert_keras.data.squad.evaluation",
         "bert_keras.data.squad.examples",
         "bert_keras.data.squad.postprocessing",
+        "bert_keras.data.swag",
         "bert_keras.data.tagging",
         "bert_keras.data.tagging_metrics",
+        "bert_keras.data.tagging_tasks",
+        "bert_keras.data.text_words",
     ],
 )
 def test_examples(name):

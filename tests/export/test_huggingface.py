@@ -237,3 +237,35 @@ def test_token_classifier_matches_transformers_and_loads_back(tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(inputs)), ours, atol=1e-6)
     with pytest.warns(UserWarning, match="a new head"):
         BertTokenClassifier.from_preset(str(tmp_path / "hf"), label_names=["O", "B-X"])
+
+
+def test_multiple_choice_matches_transformers_and_loads_back(tmp_path):
+    from bert_keras.models import BertMultipleChoice
+    from bert_keras.preprocessing import BertMultipleChoicePreprocessor
+
+    chooser = BertMultipleChoice(
+        random_backbone(), 3,
+        preprocessor=BertMultipleChoicePreprocessor(tokenizer(), sequence_length=16))
+    rng = np.random.default_rng(5)
+    for variable in chooser.output_dense.weights:
+        variable.assign(rng.normal(0.0, 0.3, variable.shape).astype("float32"))
+    to_huggingface(chooser, tmp_path / "hf")
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert config["architectures"] == ["BertForMultipleChoice"]
+
+    reference, info = transformers.BertForMultipleChoice.from_pretrained(
+        tmp_path / "hf", output_loading_info=True)
+    assert not any(info.values()), info
+    # Two examples of three choices: the rows of the shared batch, in two orders.
+    inputs = {name: np.stack([value, value[::-1]]) for name, value in batch().items()}
+    expected = run_transformers(reference, inputs).logits
+    ours = keras.ops.convert_to_numpy(chooser(inputs))
+    assert ours.shape == (2, 3)
+    np.testing.assert_allclose(ours[0], ours[1, ::-1], atol=1e-5)
+    assert_close(ours, expected)
+
+    loaded = BertMultipleChoice.from_preset(str(tmp_path / "hf"), num_choices=3)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(inputs)), ours, atol=1e-6)
+    contexts, choices = ["the cat sat"], [["on the mat", "The Cat", "dog"]]
+    np.testing.assert_allclose(loaded.predict((contexts, choices), verbose=0),
+                               chooser.predict((contexts, choices), verbose=0), atol=1e-6)

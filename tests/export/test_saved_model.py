@@ -412,3 +412,42 @@ def test_span_labeler_answers_raw_questions(tmp_path):
     assert start_logits.shape[0] == 4 and start_logits.shape[1] > 2
     assert np.all(start_logits[3, 1:] == -1e9) and np.any(start_logits[3, 0] > -1e9)
 
+
+
+@pytest.mark.model
+def test_multiple_choice_scores_raw_choices(tmp_path):
+    from bert_keras.models import BertMultipleChoice
+    from bert_keras.preprocessing import BertMultipleChoicePreprocessor
+
+    keras.utils.set_random_seed(3)
+    backbone = BertBackbone(
+        vocabulary_size=len(VOCABULARY), num_layers=2, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=32,
+    )
+    packer = BertMultipleChoicePreprocessor(
+        BertTokenizer(VOCABULARY, lowercase=True), sequence_length=16, padding="longest")
+    chooser = BertMultipleChoice(backbone, 3, preprocessor=packer)
+    contexts = ["The film was good.", "a very bad plot " * 20]
+    choices = [["and great", "", "not good"], ["Café!", "awful " * 30, "the movie"]]
+    chooser.fit((contexts, choices), [0, 2], epochs=1, verbose=0)
+    folder = export_saved_model(chooser, tmp_path / "chooser")
+    outputs = run_in_plain_tensorflow(
+        f"""
+        loaded = tf.saved_model.load({str(folder)!r})
+        scores = loaded.signatures["serving_default"](
+            context=tf.constant({contexts!r}), choices=tf.constant({choices!r}))
+        ids = loaded.signatures["serve_token_ids"](
+            token_ids=tf.constant([[[2, 5, 3, 6, 3]] * 3]),
+            segment_ids=tf.constant([[[0, 0, 0, 1, 1]] * 3]),
+            padding_mask=tf.constant([[[1, 1, 1, 1, 1]] * 3]))
+        print(json.dumps({{"scores": {{k: v.numpy().tolist() for k, v in scores.items()}},
+                           "ids": ids["logits"].numpy().tolist()}}))
+        """
+    )
+    logits = chooser.predict((contexts, choices), verbose=0)
+    np.testing.assert_allclose(outputs["scores"]["logits"], logits, atol=TOLERANCE)
+    np.testing.assert_allclose(np.sum(outputs["scores"]["probabilities"], -1), 1.0, atol=1e-6)
+    assert np.ptp(outputs["ids"][0]) < TOLERANCE
+    metadata = json.loads((folder / "assets.extra" / "bert_keras.json").read_text())
+    assert metadata["model"] == "BertMultipleChoice" and metadata["num_choices"] == 3
+    assert sorted(metadata["signatures"]["serving_default"]["inputs"]) == ["choices", "context"]

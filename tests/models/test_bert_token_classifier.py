@@ -87,6 +87,23 @@ def test_windows_give_the_tags_of_one_window(trained):
 
 
 @pytest.mark.model
+def test_raw_text_gives_words_offsets_and_entities(trained):
+    texts = ["Alice bob sat the mat.", "  the​  Carol sat", ""]
+    results = trained.predict(texts)
+    assert [r["words"] for r in results] == [
+        ["Alice", "bob", "sat", "the", "mat", "."], ["the", "Carol", "sat"], []]
+    assert [r["tags"] for r in results] == trained.predict_words([r["words"] for r in results])
+    for text, result in zip(texts, results):
+        assert [text[s:e] for s, e in result["offsets"]] == result["words"]
+    assert results[0]["entities"] == [{"text": "Alice bob", "type": "PER", "start": 0, "end": 9}]
+    assert results[1]["entities"] == [{"text": "Carol", "type": "PER", "start": 8, "end": 13}]
+    assert trained.predict("Alice sat")[0]["entities"][0]["text"] == "Alice"
+    # Token ids still go to Keras.
+    batch = next(trained._encoder([["Alice"]], None).dataset(1, 0).as_numpy_iterator())
+    assert trained.predict(batch, verbose=0).shape == (1, 8, len(LABELS))
+
+
+@pytest.mark.model
 def test_keras_file_round_trip_keeps_labels_and_tokenizer(trained, tmp_path):
     trained.save(tmp_path / "tagger.keras")
     loaded = keras.models.load_model(tmp_path / "tagger.keras")
@@ -133,6 +150,15 @@ def test_a_word_without_pieces_keeps_its_place(trained):
     tags = trained.predict_words(words)[0]
     assert tags[1] == "O" and tags[0] == "B-PER" and tags[2:] == ["I-PER", "O"]
     assert trained.predict_words([[]]) == [[]]
+
+
+@pytest.mark.model
+def test_an_empty_sentence_trains_as_nothing():
+    model = tagger()
+    history = model.fit([[], []], [[], []], epochs=1, batch_size=2, verbose=0).history
+    assert history["loss"] == [0.0]
+    history = model.fit([["Alice"], []], [["B-PER"], []], epochs=1, batch_size=2, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
 
 
 def test_bad_data_is_named():

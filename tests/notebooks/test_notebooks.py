@@ -70,8 +70,13 @@ def _pretraining(tmp_path):
     return {"dupe_factor": 2, "train_steps": 40, "output_dir": str(tmp_path / "outputs")}
 
 
+def _token_classification(tmp_path):
+    return {"train_sentences": 120, "epochs": 1, "output_dir": str(tmp_path / "outputs")}
+
+
 # Notebook name -> function of tmp_path returning parameter overrides.
 OVERRIDES = {
+    "06_token_classification.ipynb": _token_classification,
     "04_pretraining.ipynb": _pretraining,
     "03_features_and_embeddings.ipynb": _features_and_embeddings,
     "01_classify_glue.ipynb": _classify_glue,
@@ -100,6 +105,12 @@ WRITES = {
         "outputs/predictions.json",
         "outputs/nbest_predictions.json",
         "outputs/saved_model/saved_model.pb",
+    ],
+    "06_token_classification.ipynb": [
+        "outputs/conll/train.txt",
+        "outputs/dev_predictions.txt",
+        "outputs/tagger.keras",
+        "outputs/huggingface/model.safetensors",
     ],
     "05_export_and_serve.ipynb": [
         "outputs/saved_model/saved_model.pb",
@@ -132,6 +143,14 @@ PRINTS = {
     ],
     "01_classify_glue.ipynb": ["1 replica(s), float32", "'accuracy':", "'f1':", "saved and reloaded"],
     "02_squad.ipynb": ['"exact_match":', "answer tokens:", "SavedModel answer:"],
+    "06_token_classification.ipynb": [
+        "labels: ['O', 'B-LOC', 'B-PER', 'I-LOC', 'I-PER']",
+        "processed ",
+        "accuracy: ",
+        "words; entities:",
+        "reloaded labels: ['O', 'B-LOC'",
+        "read back with the same tags: True",
+    ],
     "05_export_and_serve.ipynb": [
         "largest difference from the Keras model",
         "keras-hub logits match: True",
