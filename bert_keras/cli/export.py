@@ -33,7 +33,7 @@ def add_parser(commands):
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="a .keras file holding a BertClassifier, BertSpanLabeler, "
-                        "BertMultipleChoice, BertTokenClassifier (huggingface only), "
+                        "BertMultipleChoice, BertTokenClassifier, "
                         "BertPretrainer or BertBackbone")
     source.add_argument("--preset", help="a preset name or path, exported as a backbone for feature extraction")
     parser.add_argument("--output", required=True, help="the folder to create")
@@ -72,7 +72,10 @@ def run(args):
             f"the {args.format} format has no place for it. Leave it out."
         )
     model, preprocessor = _load(args)
-    if preprocessor is None and args.format in ("saved_model", "keras_hub"):
+    from bert_keras.models import BertTokenClassifier
+
+    tagger = isinstance(model, BertTokenClassifier)
+    if preprocessor is None and not tagger and args.format in ("saved_model", "keras_hub"):
         raise ExportError(
             f"A {type(model).__name__} exports as --format google or huggingface; "
             f"the {args.format} format serves task models on raw text."
@@ -96,7 +99,7 @@ def run(args):
             inputs = "(question, context)"
         elif isinstance(model, BertMultipleChoice):
             inputs = "(context, choices)"
-        elif isinstance(model, BertSentenceEncoder):
+        elif tagger or isinstance(model, BertSentenceEncoder):
             inputs = "(text)"
         else:
             inputs = "(text_a, text_b), serve_text (text_a)"
@@ -170,10 +173,15 @@ def _load(args):
     from bert_keras.models import BertPretrainer, BertTokenClassifier
 
     if isinstance(model, BertTokenClassifier):
-        if args.format != "huggingface":
+        if args.format not in ("huggingface", "saved_model"):
             raise ExportError(
-                f"A BertTokenClassifier exports as --format huggingface (a "
-                f"BertForTokenClassification folder), not as {args.format}."
+                "A BertTokenClassifier exports as --format saved_model or huggingface "
+                f"(a BertForTokenClassification folder), not as {args.format}."
+            )
+        if args.max_seq_length is not None:
+            raise ExportError(
+                "A BertTokenClassifier reads long texts in windows of the length it "
+                f"was trained with ({model.sequence_length}); leave out --max-seq-length."
             )
         return model, None
 

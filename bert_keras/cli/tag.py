@@ -63,7 +63,7 @@ def add_parser(commands):
     parser.add_argument("--word-column", type=int, default=0,
                         help="columns: the field of the word (default: %(default)s)")
     parser.add_argument("--label-column", type=int, default=-1,
-                        help="columns: the field of the label (default: the last)")
+                        help="columns: the field of the label, -1 for the last (default: %(default)s)")
     parser.add_argument("--label-all-pieces", action="store_true",
                         help="train on every piece of a word (B- becomes I-) instead of its first")
     parser.add_argument("--overwrite", action="store_true", help="replace a model already trained in OUTPUT_DIR")

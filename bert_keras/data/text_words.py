@@ -21,8 +21,11 @@ Example:
 """
 
 import dataclasses
+import re
 
 import numpy as np
+
+_IOB_PHRASE = re.compile(r"^[BI]-.+$")
 
 
 @dataclasses.dataclass
@@ -69,7 +72,8 @@ def split_words(texts, tokenizer):
 
 def entity_spans(text, words, tags):
     """The entities of one text's word tags, as IOB phrases (seqeval's
-    chunks, those of conlleval).
+    chunks, those of conlleval); a tag other than `B-TYPE` or `I-TYPE` (a
+    POS tag, say) is outside every phrase.
 
     Args:
         text: the text `words` came from.
@@ -82,8 +86,9 @@ def entity_spans(text, words, tags):
     """
     from seqeval.metrics.sequence_labeling import get_entities
 
+    tags = [tag if _IOB_PHRASE.match(tag) else "O" for tag in tags]
     spans = []
-    for kind, first, last in get_entities(list(tags)):
+    for kind, first, last in get_entities(tags):
         start, end = words.starts[first], words.ends[last]
         spans.append({"text": text[start:end], "type": kind, "start": start, "end": end})
     return spans

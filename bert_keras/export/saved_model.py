@@ -19,6 +19,16 @@ A `BertSentenceEncoder` has `serving_default` with one input, `text`
 (`tf.string` `[batch]`), and `serve_token_ids`; both return `embeddings`,
 float32 `[batch, dim]`, pooled and normalized as the model is.
 
+A `BertTokenClassifier` has `serving_default` with one input, `text`
+(`tf.string` `[batch]`): each text is split into BERT's words, cut into the
+tagger's windows and tagged in the graph, each word from the window where
+it has the most context, as `predict` does. It returns, per text, padded
+to the longest: `words` and `tags` (`tf.string` `[batch, words]`, ""
+past the end), `word_starts` and `word_ends` (`int64` code point offsets,
+end exclusive, -1 past the end), `num_words`, and the entity spans
+`entity_texts`, `entity_types`, `entity_starts`, `entity_ends` with
+`num_entities`. `serve_token_ids` returns the `logits` of each token.
+
 A `BertMultipleChoice` has `serving_default` with `context` (`tf.string`
 `[batch]`) and `choices` (`tf.string` `[batch, choices]`), each choice
 packed with its context, and `serve_token_ids` on `[batch, choices, seq]`
@@ -68,8 +78,8 @@ def export_saved_model(
     Args:
         model: a `BertClassifier`, a `BertSpanLabeler`, a
             `BertSentenceEncoder` or a `BertMultipleChoice` (their attached
-            preprocessor is used), or a `BertBackbone` (for feature
-            extraction).
+            preprocessor is used), a `BertTokenClassifier` (its tokenizer
+            and windows), or a `BertBackbone` (for feature extraction).
         export_dir: str or path. The SavedModel folder to create.
         preprocessor: a `bert_keras.preprocessing.BertPreprocessor` (a
             `BertSpanPreprocessor` for a span labeler). Needed for a
@@ -121,13 +131,27 @@ def export_saved_model(
 
 
 def _model_and_preprocessor(model, preprocessor):
-    from bert_keras.models import BertMultipleChoice, BertSentenceEncoder, BertSpanLabeler
+    from bert_keras.models import (
+        BertMultipleChoice,
+        BertSentenceEncoder,
+        BertSpanLabeler,
+        BertTokenClassifier,
+    )
     from bert_keras.preprocessing import (
         BertMultipleChoicePreprocessor,
         BertPreprocessor,
         BertSpanPreprocessor,
     )
 
+    if isinstance(model, BertTokenClassifier):
+        if model.tokenizer is None:
+            raise ExportError(
+                "The BertTokenClassifier has no tokenizer, and the export needs one "
+                "to take raw text: build it with `tokenizer=BertTokenizer.from_preset(...)`."
+            )
+        # The windows are the tagger's own; this preprocessor only records
+        # the vocabulary and the window length.
+        return model, BertPreprocessor(model.tokenizer, sequence_length=model.sequence_length)
     if isinstance(model, BertSpanLabeler):
         backbone, kind = model.backbone, BertSpanPreprocessor
     elif isinstance(model, BertMultipleChoice):
@@ -205,8 +229,9 @@ def _metadata(model, preprocessor, signatures):
     return {
         "model": type(model).__name__,
         "num_classes": getattr(model, "num_classes", None),
-        **{name: getattr(model, name) for name in ("pooling", "normalize", "num_choices")
+        **{name: getattr(model, name) for name in ("pooling", "normalize", "num_choices", "stride")
            if hasattr(model, name)},
+        **({"label_names": model.label_names} if _is_tagger(model) else {}),
         **span_settings,
         "max_seq_length": preprocessor.sequence_length,
         "lowercase": preprocessor.tokenizer.lowercase,
@@ -222,6 +247,12 @@ def _metadata(model, preprocessor, signatures):
         "bert_keras_version": bert_keras.__version__,
         "keras_version": keras.__version__,
     }
+
+
+def _is_tagger(model):
+    from bert_keras.models import BertTokenClassifier
+
+    return isinstance(model, BertTokenClassifier)
 
 
 def _export_in_tensorflow_process(model, preprocessor, export_dir, overwrite, threshold):

@@ -7,11 +7,18 @@ and returns float32 outputs; see `bert_keras.export.saved_model`.
 
 def signatures_for(model, preprocessor, threshold):
     """`(signatures, serving_preprocessor)` of `model` exported with `preprocessor`."""
-    from bert_keras.models import BertMultipleChoice, BertSentenceEncoder, BertSpanLabeler
+    from bert_keras.models import (
+        BertMultipleChoice,
+        BertSentenceEncoder,
+        BertSpanLabeler,
+        BertTokenClassifier,
+    )
     from bert_keras.preprocessing import BertMultipleChoicePreprocessor, BertPreprocessor
 
     if isinstance(model, BertSpanLabeler):
         return _span_signatures(model, preprocessor, threshold), preprocessor
+    if isinstance(model, BertTokenClassifier):
+        return _tagger_signatures(model), preprocessor
     # Padded to the longest row of each request: the same predictions as
     # fixed padding (the attention mask hides padding), for less work.
     kind = BertMultipleChoicePreprocessor if isinstance(model, BertMultipleChoice) else (
@@ -86,6 +93,26 @@ def _embedding_signatures(model, serving_preprocessor):
     return {
         "serving_default": tf.function(from_text, input_signature=[_text("text")], autograph=False),
         "serve_token_ids": _token_ids_signature(outputs, model),
+    }
+
+
+def _tagger_signatures(model):
+    """Texts in; words, tags, offsets and entity spans out (see
+    `bert_keras.export.tagger_graph`)."""
+    import tensorflow as tf
+
+    from bert_keras.export.tagger_graph import tag_texts
+
+    def logits(inputs):
+        return {"logits": tf.cast(model(inputs, training=False), tf.float32)}
+
+    def from_text(text):
+        return tag_texts(model, text)
+
+    return {
+        "serving_default": tf.function(from_text, input_signature=[_text("text")],
+                                       autograph=False),
+        "serve_token_ids": _token_ids_signature(logits, model),
     }
 
 

@@ -22,7 +22,9 @@ class BertTokenClassifier(BertTask):
     With a tokenizer attached (the default of `from_preset`), `fit` and
     `evaluate` take sentences as lists of words and their labels as lists of
     label names; `predict_words` gives each word's label, and `tag_scores`
-    the entity-level scores of `conlleval`. Token-id dicts with per-token
+    the entity-level scores of `conlleval`. `predict` on strings tags raw
+    text: BERT's words with their tags and character offsets, and the
+    entity spans. Token-id dicts with per-token
     labels (-100 where ignored) go to `fit` as for any Keras model.
 
     Args:
@@ -51,6 +53,8 @@ class BertTokenClassifier(BertTask):
     words = [["Jim", "Henson", "was", "a", "puppeteer"]]
     tagger.fit(words, [["B-PER", "I-PER", "O", "O", "O"]], epochs=3)
     tagger.predict_words(words)   # one label per word: [["B-PER", "I-PER", ...]]
+    tagger.predict(["Jim Henson was a puppeteer"])[0]["entities"]
+    # [{"text": "Jim Henson", "type": "PER", "start": 0, "end": 10}]
     ```
     """
 
@@ -179,7 +183,7 @@ class BertTokenClassifier(BertTask):
             characters split apart; see `bert_keras.data.text_words`).
         """
         if isinstance(x, str) or (
-                isinstance(x, (list, tuple)) and x and all(isinstance(t, str) for t in x)):
+                isinstance(x, (list, tuple)) and all(isinstance(t, str) for t in x)):
             return self._predict_text([x] if isinstance(x, str) else list(x), batch_size or 32)
         return super().predict(x, batch_size=batch_size, **kwargs)
 

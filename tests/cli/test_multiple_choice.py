@@ -69,6 +69,7 @@ def test_train_eval_predict_writes_result_files(served, tmp_path, capsys):
     assert "serving_default (context, choices)" in capsys.readouterr().out
 
 
+@pytest.mark.backend_independent
 def test_bad_files_are_refused_before_training(served, tmp_path, capsys):
     data_dir = write_swag(tmp_path / "swag")
     assert multiple_choice(data_dir, tmp_path / "run") == 1

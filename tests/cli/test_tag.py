@@ -132,8 +132,8 @@ def test_learns_held_out_names_and_writes_conlleval_files(conll, tmp_path, capsy
     assert config["architectures"] == ["BertForTokenClassification"]
     assert sorted(config["label2id"]) == ["B-LOC", "B-PER", "I-LOC", "I-PER", "O"]
     assert main(["export", "--model", str(output_dir / "model.keras"),
-                 "--output", str(tmp_path / "sm")]) == 1
-    assert "exports as --format huggingface" in capsys.readouterr().err
+                 "--output", str(tmp_path / "kh"), "--format", "keras_hub"]) == 1
+    assert "exports as --format saved_model or huggingface" in capsys.readouterr().err
 
     # A later run loads the saved model; training over it is refused.
     before = (output_dir / "model.keras").read_bytes()
@@ -164,6 +164,7 @@ def test_two_column_pos_tags_are_scored_by_accuracy(served, tmp_path, capsys):
     assert {line.split()[1] for line in lines if line} == set(pos.values())
 
 
+@pytest.mark.backend_independent
 def test_bad_data_is_refused_before_training(served, conll, tmp_path, capsys):
     data_dir, _ = conll
     assert tag("conll2003", data_dir, tmp_path / "run") == 1
@@ -185,6 +186,7 @@ def test_bad_data_is_refused_before_training(served, conll, tmp_path, capsys):
     assert "train.txt, line 6: 2 field(s)" in capsys.readouterr().err
 
 
+@pytest.mark.backend_independent
 def test_a_saved_model_of_another_kind_is_refused(served, conll, tmp_path, capsys):
     data_dir, _ = conll
     (tmp_path / "run").mkdir()

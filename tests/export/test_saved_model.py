@@ -451,3 +451,64 @@ def test_multiple_choice_scores_raw_choices(tmp_path):
     metadata = json.loads((folder / "assets.extra" / "bert_keras.json").read_text())
     assert metadata["model"] == "BertMultipleChoice" and metadata["num_choices"] == 3
     assert sorted(metadata["signatures"]["serving_default"]["inputs"]) == ["choices", "context"]
+
+
+TAGGER_TEXTS = [
+    "The film was good, and the plot.",
+    "",
+    "\u200b\x00",
+    "Café CAFÉ cafe 中国!",
+    "zebra quux, the movie " * 12,
+    "a very bad plot",
+]
+
+
+@pytest.mark.model
+def test_tagger_tags_raw_text_in_the_graph_as_predict_does(tmp_path):
+    from bert_keras.models import BertTokenClassifier
+
+    keras.utils.set_random_seed(5)
+    backbone = BertBackbone(
+        vocabulary_size=len(VOCABULARY), num_layers=2, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=32,
+    )
+    labels = ["O", "B-ORG", "I-ORG", "B-LOC-X", "I-LOC-X", "NOUN"]
+    # Windows of 8 pieces: the long text is read in many, and ties between
+    # windows are common.
+    tagger = BertTokenClassifier(backbone, labels, tokenizer=BertTokenizer(VOCABULARY),
+                                 sequence_length=8, stride=3)
+    # Large random logits: every label is predicted somewhere.
+    rng = np.random.default_rng(0)
+    for variable in tagger.output_dense.weights:
+        variable.assign(rng.normal(0.0, 3.0, variable.shape).astype("float32"))
+    expected = tagger.predict(TAGGER_TEXTS)
+    assert sum(len(r["entities"]) for r in expected) > 5
+    folder = export_saved_model(tagger, tmp_path / "tagger")
+    outputs = run_in_plain_tensorflow(
+        f"""
+        loaded = tf.saved_model.load({str(folder)!r})
+        tagged = loaded.signatures["serving_default"](text=tf.constant({TAGGER_TEXTS!r}))
+        empty = loaded.signatures["serving_default"](text=tf.constant([], tf.string))
+        print(json.dumps({{
+            "tagged": {{k: v.numpy().tolist() for k, v in tagged.items()}},
+            "empty": {{k: list(v.shape) for k, v in empty.items()}},
+        }}, default=lambda b: b.decode("utf-8")))
+        """
+    )
+    tagged = outputs["tagged"]
+    for row, result in enumerate(expected):
+        count = tagged["num_words"][row]
+        assert count == len(result["words"])
+        assert tagged["words"][row][:count] == result["words"]
+        assert tagged["tags"][row][:count] == result["tags"]
+        offsets = list(zip(tagged["word_starts"][row], tagged["word_ends"][row]))[:count]
+        assert offsets == [tuple(pair) for pair in result["offsets"]]
+        entities = [
+            {"text": tagged["entity_texts"][row][i], "type": tagged["entity_types"][row][i],
+             "start": tagged["entity_starts"][row][i], "end": tagged["entity_ends"][row][i]}
+            for i in range(tagged["num_entities"][row])
+        ]
+        assert entities == result["entities"]
+    assert outputs["empty"]["num_words"] == [0]
+    metadata = json.loads((folder / "assets.extra" / "bert_keras.json").read_text())
+    assert metadata["model"] == "BertTokenClassifier" and metadata["label_names"] == labels

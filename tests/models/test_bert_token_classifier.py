@@ -98,6 +98,7 @@ def test_raw_text_gives_words_offsets_and_entities(trained):
     assert results[0]["entities"] == [{"text": "Alice bob", "type": "PER", "start": 0, "end": 9}]
     assert results[1]["entities"] == [{"text": "Carol", "type": "PER", "start": 8, "end": 13}]
     assert trained.predict("Alice sat")[0]["entities"][0]["text"] == "Alice"
+    assert trained.predict([]) == []
     # Token ids still go to Keras.
     batch = next(trained._encoder([["Alice"]], None).dataset(1, 0).as_numpy_iterator())
     assert trained.predict(batch, verbose=0).shape == (1, 8, len(LABELS))

@@ -110,6 +110,7 @@ WRITES = {
         "outputs/conll/train.txt",
         "outputs/dev_predictions.txt",
         "outputs/tagger.keras",
+        "outputs/saved_model/saved_model.pb",
         "outputs/huggingface/model.safetensors",
     ],
     "05_export_and_serve.ipynb": [
@@ -148,6 +149,7 @@ PRINTS = {
         "processed ",
         "accuracy: ",
         "words; entities:",
+        "SavedModel entities match predict: True",
         "reloaded labels: ['O', 'B-LOC'",
         "read back with the same tags: True",
     ],
