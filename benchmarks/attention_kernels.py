@@ -61,7 +61,8 @@ def paths(layer, implementation):
         def attend(query, key, value, padding_mask, seed):
             layer.attention_dropout = rate
             bias = padding_bias(padding_mask, query.dtype)
-            return layer._explicit_attention(query, key, value, bias, True, seed)
+            heads = [keras.ops.transpose(t, (0, 2, 1, 3)) for t in (query, key, value)]
+            return layer._explicit_attention(*heads, bias, True, seed)
 
         return attend
 

@@ -202,7 +202,11 @@ def pytest_collection_modifyitems(config, items):
 
     They read, write and score data with tf.data and NumPy, never a Keras
     model, so a second backend would only repeat them. That is every test
-    in `tests/data/` and any marked `backend_independent`.
+    in `tests/data/` and any marked `backend_independent`. So are those
+    marked `tensorflow_only`: long end-to-end runs (a CLI learning a task,
+    a SavedModel or ONNX graph, which TensorFlow makes under any backend, a
+    notebook) whose backend-dependent parts (training, saving, the export's
+    hand-over to TensorFlow) other tests run under every backend.
     """
     import os
 
@@ -210,7 +214,8 @@ def pytest_collection_modifyitems(config, items):
         return
     kept, dropped = [], []
     for item in items:
-        independent = item.get_closest_marker("backend_independent") is not None or \
+        independent = any(item.get_closest_marker(name) is not None
+                          for name in ("backend_independent", "tensorflow_only")) or \
             _DATA_TESTS in pathlib.Path(str(item.fspath)).parents
         (dropped if independent else kept).append(item)
     if dropped:

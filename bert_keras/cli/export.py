@@ -1,14 +1,16 @@
 """`bert-keras export`: a saved model or a preset, out of Keras.
 
 Formats: a TensorFlow SavedModel that takes raw text (for TensorFlow
-Serving), a Hugging Face transformers folder, a keras-hub preset folder, or
-a Google checkpoint folder (the original's TF1 names). A pretrainer from
+Serving), an ONNX folder on token ids (for ONNX Runtime), a Hugging Face
+transformers folder, a keras-hub preset folder, or a Google checkpoint
+folder (the original's TF1 names). A pretrainer from
 `bert-keras pretrain` exports as `google` or `huggingface`, with the
 `vocab.txt` beside its `model.keras`.
 
 Example:
 ```
 bert-keras export --model runs/mrpc/model.keras --output exported/mrpc
+bert-keras export --model runs/mrpc/model.keras --output exported/mrpc-onnx --format onnx
 bert-keras export --preset bert_base_en_uncased --output hf/bert --format huggingface
 bert-keras export --model runs/phase2/model.keras --output google/bert --format google
 ```
@@ -19,7 +21,7 @@ import pathlib
 from bert_keras.cli.arguments import positive
 from bert_keras.cli.common import check_sequence_length
 
-FORMATS = ("saved_model", "huggingface", "keras_hub", "google")
+FORMATS = ("saved_model", "onnx", "huggingface", "keras_hub", "google")
 
 
 def add_parser(commands):
@@ -39,7 +41,8 @@ def add_parser(commands):
     parser.add_argument("--output", required=True, help="the folder to create")
     parser.add_argument(
         "--format", choices=FORMATS, default="saved_model",
-        help="saved_model: TensorFlow SavedModel taking raw text; huggingface: "
+        help="saved_model: TensorFlow SavedModel taking raw text; onnx: "
+        "model.onnx on token ids with the tokenizer's files; huggingface: "
         "transformers folder; keras_hub: keras-hub preset folder; google: the "
         "original's checkpoint folder (default: %(default)s)",
     )
@@ -75,7 +78,7 @@ def run(args):
     from bert_keras.models import BertTokenClassifier
 
     tagger = isinstance(model, BertTokenClassifier)
-    if preprocessor is None and not tagger and args.format in ("saved_model", "keras_hub"):
+    if preprocessor is None and not tagger and args.format in ("saved_model", "onnx", "keras_hub"):
         raise ExportError(
             f"A {type(model).__name__} exports as --format google or huggingface; "
             f"the {args.format} format serves task models on raw text."
@@ -104,6 +107,12 @@ def run(args):
         else:
             inputs = "(text_a, text_b), serve_text (text_a)"
         print(f"Exported a SavedModel to {output}; signatures serving_default {inputs} and serve_token_ids.")
+    elif args.format == "onnx":
+        from bert_keras.export import export_onnx
+
+        export_onnx(model, output, preprocessor=preprocessor, overwrite=args.overwrite)
+        print(f"Exported {output / 'model.onnx'} on token ids (token_ids, segment_ids, "
+              "padding_mask: int32), with the tokenizer's files beside it.")
     elif args.format == "huggingface":
         from bert_keras.export import to_huggingface
 
@@ -173,9 +182,9 @@ def _load(args):
     from bert_keras.models import BertPretrainer, BertTokenClassifier
 
     if isinstance(model, BertTokenClassifier):
-        if args.format not in ("huggingface", "saved_model"):
+        if args.format not in ("huggingface", "saved_model", "onnx"):
             raise ExportError(
-                "A BertTokenClassifier exports as --format saved_model or huggingface "
+                "A BertTokenClassifier exports as --format saved_model, onnx or huggingface "
                 f"(a BertForTokenClassification folder), not as {args.format}."
             )
         if args.max_seq_length is not None:

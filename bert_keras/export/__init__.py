@@ -1,9 +1,11 @@
-"""Taking models out of Keras: SavedModels on raw text, Hugging Face, keras-hub,
-Google checkpoints.
+"""Taking models out of Keras: SavedModels on raw text, ONNX, Hugging Face,
+keras-hub, Google checkpoints.
 
 - `export_saved_model(model, export_dir)`: a TensorFlow SavedModel whose
   signatures take raw strings (tokenizer and packing inside), for TensorFlow
   Serving or `tf.saved_model.load` with only `tensorflow_text` installed.
+- `export_onnx(model, folder)`: an ONNX Runtime folder, the model on token
+  ids (`model.onnx`) with the tokenizer's files beside it.
 - `to_huggingface(model, folder)`: a transformers folder (`config.json`,
   `model.safetensors`, `vocab.txt`, `tokenizer_config.json`).
 - `to_keras_hub(model, folder)`: a keras-hub preset folder.
@@ -15,6 +17,7 @@ import importlib
 
 _EXPORTS = {
     "export_saved_model": "bert_keras.export.saved_model",
+    "export_onnx": "bert_keras.export.onnx",
     "to_huggingface": "bert_keras.export.huggingface",
     "to_keras_hub": "bert_keras.export.keras_hub",
     "to_google_checkpoint": "bert_keras.export.google_checkpoint",

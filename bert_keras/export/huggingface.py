@@ -213,18 +213,24 @@ def to_huggingface(model, folder, tokenizer=None, overwrite=False):
             tensors, str(temporary / "model.safetensors"), metadata={"format": "pt"}
         )
         share_like_umask(temporary / "model.safetensors")
-        (temporary / "vocab.txt").write_text(
-            "".join(token + "\n" for token in tokenizer.get_vocabulary()),
-            encoding="utf-8",
-        )
-        _write_json(
-            temporary / "tokenizer_config.json",
-            {
-                "tokenizer_class": "BertTokenizer",
-                "do_lower_case": tokenizer.lowercase,
-                "model_max_length": max_length,
-                **_SPECIAL_TOKENS,
-            },
-        )
-        _write_json(temporary / "special_tokens_map.json", _SPECIAL_TOKENS)
+        write_tokenizer_files(temporary, tokenizer, max_length)
     return pathlib.Path(folder).absolute()
+
+
+def write_tokenizer_files(folder, tokenizer, max_length):
+    """Writes `tokenizer` into `folder` as transformers' `BertTokenizer` reads it:
+    `vocab.txt`, `tokenizer_config.json` and `special_tokens_map.json`."""
+    folder = pathlib.Path(folder)
+    (folder / "vocab.txt").write_text(
+        "".join(token + "\n" for token in tokenizer.get_vocabulary()), encoding="utf-8"
+    )
+    _write_json(
+        folder / "tokenizer_config.json",
+        {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": tokenizer.lowercase,
+            "model_max_length": max_length,
+            **_SPECIAL_TOKENS,
+        },
+    )
+    _write_json(folder / "special_tokens_map.json", _SPECIAL_TOKENS)

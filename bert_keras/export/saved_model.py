@@ -50,7 +50,6 @@ asset, `assets/vocab.txt`), `max_seq_length` and `lowercase` (variables), and
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 
@@ -59,6 +58,7 @@ import keras
 from bert_keras.errors import ExportError
 from bert_keras.export.atomic_directory import atomic_directory, check_destination
 from bert_keras.export.model_parts import split_model
+from bert_keras.export.tensorflow_process import export_in_tensorflow_process, load_handed_over
 
 METADATA_FILE = "bert_keras.json"
 
@@ -111,7 +111,7 @@ def export_saved_model(
     serve(text_a=tf.constant(["a great film"]))["probabilities"]
     ```
     """
-    model, preprocessor = _model_and_preprocessor(model, preprocessor)
+    model, preprocessor = model_and_preprocessor(model, preprocessor)
     if null_score_diff_threshold is not None and not hasattr(preprocessor, "doc_stride"):
         raise ExportError(
             "`null_score_diff_threshold` (--null-score-diff-threshold) sets when "
@@ -121,8 +121,11 @@ def export_saved_model(
     export_dir = pathlib.Path(export_dir)
     check_destination(export_dir, overwrite)
     if keras.backend.backend() != "tensorflow":
-        _export_in_tensorflow_process(
-            model, preprocessor, export_dir, overwrite, null_score_diff_threshold
+        flags = ["--overwrite"] if overwrite else []
+        if null_score_diff_threshold is not None:
+            flags += ["--null-score-diff-threshold", repr(float(null_score_diff_threshold))]
+        export_in_tensorflow_process(
+            "bert_keras.export.saved_model", model, preprocessor, export_dir, flags
         )
     else:
         with atomic_directory(export_dir, overwrite, kind="saved_model") as folder:
@@ -130,7 +133,7 @@ def export_saved_model(
     return export_dir.absolute()
 
 
-def _model_and_preprocessor(model, preprocessor):
+def model_and_preprocessor(model, preprocessor):
     from bert_keras.models import (
         BertMultipleChoice,
         BertSentenceEncoder,
@@ -255,39 +258,10 @@ def _is_tagger(model):
     return isinstance(model, BertTokenClassifier)
 
 
-def _export_in_tensorflow_process(model, preprocessor, export_dir, overwrite, threshold):
-    """Exports from a TensorFlow-backend process, via a `.keras` copy."""
-    with tempfile.TemporaryDirectory() as scratch:
-        model_path = os.path.join(scratch, "model.keras")
-        preprocessor_path = os.path.join(scratch, "preprocessor.json")
-        model.save(model_path)
-        with open(preprocessor_path, "w", encoding="utf-8") as file:
-            json.dump(keras.saving.serialize_keras_object(preprocessor), file)
-        command = [
-            sys.executable, "-m", "bert_keras.export.saved_model",
-            model_path, preprocessor_path, str(export_dir),
-        ] + (["--overwrite"] if overwrite else [])
-        if threshold is not None:
-            command += ["--null-score-diff-threshold", repr(float(threshold))]
-        environment = dict(os.environ, KERAS_BACKEND="tensorflow")
-        environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        result = subprocess.run(command, env=environment, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise ExportError(
-            "Exporting through a TensorFlow process failed; its last "
-            f"messages:\n{result.stderr[-3000:]}"
-        )
-
-
 def _main(argv):
-    """Runs an export handed over by `_export_in_tensorflow_process`."""
-    import bert_keras.models  # noqa: F401  (registers the classes to load)
-    import bert_keras.preprocessing  # noqa: F401
-
+    """Runs an export handed over by `export_in_tensorflow_process`."""
     model_path, preprocessor_path, export_dir, *flags = argv
-    model = keras.saving.load_model(model_path, compile=False)
-    with open(preprocessor_path, encoding="utf-8") as file:
-        preprocessor = keras.saving.deserialize_keras_object(json.load(file))
+    model, preprocessor = load_handed_over(model_path, preprocessor_path)
     threshold = None
     if "--null-score-diff-threshold" in flags:
         threshold = float(flags[flags.index("--null-score-diff-threshold") + 1])

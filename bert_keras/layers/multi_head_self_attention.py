@@ -13,12 +13,13 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     One dense layer projects the input to queries, keys and values at once
     (kernel `[hidden, 3 * hidden]`, laid out as `[q | k | v]`, each
     `[num_heads, head_dim]`), which is one large matrix product instead of
-    three. Whenever no dropout has to be applied to the attention
-    probabilities, attention runs through a fused kernel: on JAX GPUs in
+    three. On JAX, whenever no dropout has to be applied to the attention
+    probabilities, attention runs through a fused kernel: on GPUs in
     16-bit precision, cuDNN flash attention told each example's length
     (`padded_flash_attention`), elsewhere `keras.ops.dot_product_attention`.
-    While training with `attention_dropout > 0` it runs the explicit form,
-    because the fused kernels take no dropout. Softmax is computed in
+    While training with `attention_dropout > 0`, and always on TensorFlow
+    (whose `dot_product_attention` is no kernel, only more transposes), it
+    runs the explicit form in heads-major order. Softmax is computed in
     float32 either way.
 
     Args:
@@ -81,39 +82,55 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         to recompute the same mask.
         """
         batch_size, sequence_length, hidden_dim = ops.shape(x)
+        # The projections run on `[tokens, hidden]`: a 2-D matrix product,
+        # which TensorFlow's CPU kernels fuse with the bias add; on 3-D
+        # inputs a reshape sits between them and nothing fuses.
         qkv = ops.reshape(
-            self.qkv_dense(x),
+            self.qkv_dense(ops.reshape(x, (-1, hidden_dim))),
             (batch_size, sequence_length, 3, self.num_heads, self.head_dim),
         )
-        query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
         bias = None
         if padding_mask is not None:
             bias = padding_bias(padding_mask, "float32")
-        if training and self.attention_dropout > 0:
-            context = self._explicit_attention(query, key, value, bias, training, seed)
-        else:
-            context = None
+        dropout = bool(training) and self.attention_dropout > 0
+        context = None
+        if not dropout and keras.backend.backend() != "tensorflow":
+            query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
             if padding_mask is not None:
                 context = padded_flash_attention(query, key, value, padding_mask)
             if context is None:
                 context = ops.dot_product_attention(query, key, value, bias=bias)
-        context = ops.reshape(context, (batch_size, sequence_length, hidden_dim))
-        return self.output_dense(context)
+        if context is None:
+            # TensorFlow's `dot_product_attention` is two einsums, each of
+            # which transposes both operands; one transpose to heads-major
+            # order serves both matrix products here.
+            heads = ops.transpose(qkv, (2, 0, 3, 1, 4))
+            context = self._explicit_attention(
+                heads[0], heads[1], heads[2], bias, training if dropout else False, seed
+            )
+        context = ops.reshape(context, (-1, hidden_dim))
+        return ops.reshape(
+            self.output_dense(context), (batch_size, sequence_length, hidden_dim)
+        )
 
     def _explicit_attention(self, query, key, value, bias, training, seed=None):
-        scores = ops.einsum("btnh,bsnh->bnts", query, key)
+        """Attention of heads-major `query`, `key` and `value`
+        (`[batch, heads, seq, head_dim]`), as the original computes it;
+        returns the context `[batch, seq, heads, head_dim]`."""
+        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))
         scores = ops.cast(scores, "float32") / (self.head_dim**0.5)
         if bias is not None:
             scores = scores + ops.cast(bias, "float32")
         probabilities = ops.softmax(scores, axis=-1)
-        if seed is None:
-            probabilities = self.dropout_layer(probabilities, training=training)
-        else:
-            probabilities = seeded_dropout(
-                probabilities, self.attention_dropout, seed, offset=0
-            )
+        if training:
+            if seed is None:
+                probabilities = self.dropout_layer(probabilities, training=training)
+            else:
+                probabilities = seeded_dropout(
+                    probabilities, self.attention_dropout, seed, offset=0
+                )
         probabilities = ops.cast(probabilities, value.dtype)
-        return ops.einsum("bnts,bsnh->btnh", probabilities, value)
+        return ops.transpose(ops.matmul(probabilities, value), (0, 2, 1, 3))
 
     def compute_output_shape(self, input_shape):
         return input_shape

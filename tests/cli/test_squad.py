@@ -53,6 +53,7 @@ def squad(tmp_path, version, *flags):
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow_only
 def test_squad_v1_learns_and_reports_official_metrics(served, tmp_path, capsys):
     code, dev, output_dir = squad(tmp_path, "1.1")
     assert code == 0

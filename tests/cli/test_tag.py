@@ -86,6 +86,7 @@ def tag(task, data_dir, output_dir, *flags, preset="bert_tiny_en_uncased"):
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow_only
 def test_learns_held_out_names_and_writes_conlleval_files(conll, tmp_path, capsys):
     from bert_keras.presets.registry import get_preset_info
 

@@ -31,6 +31,7 @@ def batch():
     }
 
 
+@pytest.mark.tensorflow_only
 def test_a_google_checkpoint_is_written_back_name_for_name_and_bit_for_bit(tmp_path):
     import tensorflow as tf
 

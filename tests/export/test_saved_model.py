@@ -242,6 +242,7 @@ def test_a_threshold_is_refused_for_a_classifier(classifier, tmp_path):
     assert not (tmp_path / "export").exists()
 
 
+@pytest.mark.tensorflow_only
 def test_backbone_export_for_feature_extraction(classifier, tmp_path):
     backbone = classifier.backbone
     with pytest.raises(ExportError, match="preprocessor=BertPreprocessor"):
@@ -273,6 +274,7 @@ def test_backbone_export_for_feature_extraction(classifier, tmp_path):
     )
 
 
+@pytest.mark.tensorflow_only
 def test_regression_exports_predictions(tmp_path):
     regressor = make_classifier(num_classes=1)
     path = export_saved_model(regressor, tmp_path / "regressor")
@@ -289,6 +291,7 @@ def test_regression_exports_predictions(tmp_path):
     )
 
 
+@pytest.mark.tensorflow_only
 def test_existing_export_is_kept_unless_overwrite(classifier, exported, tmp_path):
     target = tmp_path / "export"
     target.mkdir()
@@ -372,6 +375,7 @@ def test_keras_file_loads_in_a_fresh_process(classifier, tmp_path):
     )
 
 
+@pytest.mark.tensorflow_only
 def test_span_labeler_answers_raw_questions(tmp_path):
     from bert_keras.models import BertSpanLabeler
     from bert_keras.preprocessing import BertSpanPreprocessor
@@ -415,6 +419,7 @@ def test_span_labeler_answers_raw_questions(tmp_path):
 
 
 @pytest.mark.model
+@pytest.mark.tensorflow_only
 def test_multiple_choice_scores_raw_choices(tmp_path):
     from bert_keras.models import BertMultipleChoice
     from bert_keras.preprocessing import BertMultipleChoicePreprocessor
@@ -464,6 +469,7 @@ TAGGER_TEXTS = [
 
 
 @pytest.mark.model
+@pytest.mark.tensorflow_only
 def test_tagger_tags_raw_text_in_the_graph_as_predict_does(tmp_path):
     from bert_keras.models import BertTokenClassifier
 

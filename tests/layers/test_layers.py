@@ -61,7 +61,8 @@ def test_explicit_training_path_equals_fused_path_without_dropout():
     mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], "int32")
     fused = layer(x, padding_mask=mask, training=False)
     explicit = layer._explicit_attention(
-        *[ops.reshape(layer.qkv_dense(x), (2, 4, 3, 2, 4))[:, :, i] for i in range(3)],
+        *[ops.transpose(ops.reshape(layer.qkv_dense(x), (2, 4, 3, 2, 4))[:, :, i], (0, 2, 1, 3))
+          for i in range(3)],
         padding_bias(mask, "float32"),
         training=False,
     )

