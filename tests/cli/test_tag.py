@@ -134,7 +134,7 @@ def test_learns_held_out_names_and_writes_conlleval_files(conll, tmp_path, capsy
     assert sorted(config["label2id"]) == ["B-LOC", "B-PER", "I-LOC", "I-PER", "O"]
     assert main(["export", "--model", str(output_dir / "model.keras"),
                  "--output", str(tmp_path / "kh"), "--format", "keras_hub"]) == 1
-    assert "exports as --format saved_model or huggingface" in capsys.readouterr().err
+    assert "exports as --format saved_model, onnx or huggingface" in capsys.readouterr().err
 
     # A later run loads the saved model; training over it is refused.
     before = (output_dir / "model.keras").read_bytes()
