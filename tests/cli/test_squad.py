@@ -88,6 +88,7 @@ def test_squad_v1_learns_and_reports_official_metrics(served, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow_only
 def test_squad_v2_predicts_no_answer(served, tmp_path, capsys):
     code, dev, output_dir = squad(tmp_path, "2.0", "--version-2-with-negative")
     assert code == 0
