@@ -18,9 +18,12 @@ Rows:
   the torch model alone.
 - `onnx-short`, `onnx-long`: our `model.onnx` against transformers'
   `torch.onnx` export, both in ONNX Runtime, on ids.
-- `int8-short`, `int8-long`: our int8 SavedModel (`quantize("int8")`) from
-  raw text, against torch's dynamic int8 (`quantize_dynamic`) and
-  transformers float32, each with its tokenizer.
+- `int8-short`, `int8-long`: raw text to probabilities through our int8
+  ONNX export (`export_onnx(..., quantize="int8")`, ONNX Runtime's dynamic
+  int8) with the tokenizer its folder ships, against torch's dynamic int8
+  (`quantize_dynamic`) and float32 transformers, each with its fast
+  tokenizer; and our SavedModel after Keras's `quantize("int8")`, which
+  TensorFlow's CPU kernels run slower than float32.
 
 Usage:
 
@@ -36,6 +39,7 @@ import pathlib
 import sys
 import tempfile
 import time
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -278,14 +282,25 @@ def main():
 
         for kind in ("short", "long"):
             if f"int8-{kind}" in args.rows:
-                hf_int8 = torch.ao.quantization.quantize_dynamic(
-                    hf_model, {torch.nn.Linear}, dtype=torch.qint8)
+                import onnxruntime
+                import transformers
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # torch.ao's deprecation notices
+                    hf_int8 = torch.ao.quantization.quantize_dynamic(
+                        hf_model, {torch.nn.Linear}, dtype=torch.qint8)
+                int8_folder = exports.onnx_int8()
+                session = onnxruntime.InferenceSession(str(int8_folder / "model.onnx"))
+                folder_tokenizer = transformers.AutoTokenizer.from_pretrained(int8_folder)
                 results = measure({
-                    "bert_keras int8 SavedModel serve_text": Cycle(
-                        saved_model_text_function(exports.int8_saved_model()), data[kind]),
+                    "bert_keras int8 model.onnx + its tokenizer": Cycle(
+                        lambda batch: session.run(["probabilities"], ids_of(folder_tokenizer, batch)),
+                        data[kind]),
                     "transformers dynamic int8 (torch)": Cycle(
                         torch_text_function(hf_int8, hf_tokenizer), data[kind]),
                     "transformers float32 (torch)": Cycle(hf_text, data[kind]),
+                    "bert_keras Keras int8 SavedModel serve_text": Cycle(
+                        saved_model_text_function(exports.int8_saved_model()), data[kind]),
                 })
                 report(f"int8, raw text to probabilities, {kind} texts, batches of 32", results,
                        next(iter(results)), 32)
@@ -313,13 +328,21 @@ class Exports:
 
         return self._once("onnx", lambda path: export_onnx(self.classifier, path))
 
+    def onnx_int8(self):
+        from bert_keras.export import export_onnx
+
+        return self._once("onnx_int8", lambda path: export_onnx(self.classifier, path,
+                                                                quantize="int8"))
+
     def int8_saved_model(self):
         from bert_keras.export import export_saved_model
 
         def make(path):
             self.classifier.save(self.scratch / "float32.keras")
             quantized = keras.saving.load_model(self.scratch / "float32.keras", compile=False)
-            quantized.quantize("int8")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # one per layer Keras keeps in float
+                quantized.quantize("int8")
             return export_saved_model(quantized, path)
 
         return self._once("int8", make)

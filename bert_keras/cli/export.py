@@ -11,6 +11,7 @@ Example:
 ```
 bert-keras export --model runs/mrpc/model.keras --output exported/mrpc
 bert-keras export --model runs/mrpc/model.keras --output exported/mrpc-onnx --format onnx
+bert-keras export --model runs/mrpc/model.keras --output exported/mrpc-int8 --format onnx --quantize int8
 bert-keras export --preset bert_base_en_uncased --output hf/bert --format huggingface
 bert-keras export --model runs/phase2/model.keras --output google/bert --format google
 ```
@@ -55,6 +56,11 @@ def add_parser(commands):
         "--null-score-diff-threshold", type=float,
         help="a SQuAD 2.0 span labeler's threshold for answering \"\" (default: always answer, as SQuAD 1.1)",
     )
+    parser.add_argument(
+        "--quantize", choices=("int8",),
+        help="with --format onnx: ONNX Runtime's dynamic int8 model (int8 weights, "
+        "activations quantized per call), the fastest on CPUs with VNNI",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT folder")
     parser.set_defaults(run=run)
 
@@ -73,6 +79,10 @@ def run(args):
         raise ExportError(
             "--null-score-diff-threshold is part of a SavedModel's answers; "
             f"the {args.format} format has no place for it. Leave it out."
+        )
+    if args.quantize is not None and args.format != "onnx":
+        raise ExportError(
+            f"--quantize {args.quantize} makes an ONNX Runtime model; add --format onnx."
         )
     model, preprocessor = _load(args)
     from bert_keras.models import BertTokenClassifier
@@ -110,8 +120,10 @@ def run(args):
     elif args.format == "onnx":
         from bert_keras.export import export_onnx
 
-        export_onnx(model, output, preprocessor=preprocessor, overwrite=args.overwrite)
-        print(f"Exported {output / 'model.onnx'} on token ids (token_ids, segment_ids, "
+        export_onnx(model, output, preprocessor=preprocessor, overwrite=args.overwrite,
+                    quantize=args.quantize)
+        kind = "an int8 " if args.quantize else ""
+        print(f"Exported {kind}{output / 'model.onnx'} on token ids (token_ids, segment_ids, "
               "padding_mask: int32), with the tokenizer's files beside it.")
     elif args.format == "huggingface":
         from bert_keras.export import to_huggingface

@@ -21,10 +21,18 @@ def get_activation(name):
     if name == "gelu_approximate":
         return lambda x: keras.activations.gelu(x, approximate=True)
     if name == "gelu":
-        return lambda x: keras.activations.gelu(x, approximate=False)
+        return _gelu_erf
     if name in ACTIVATIONS:
         return keras.activations.get(name)
     raise ValueError(
         f"Unknown activation {name!r}. Use one of {', '.join(ACTIVATIONS)} "
         "(the original BERT checkpoints use 'gelu_approximate')."
     )
+
+
+def _gelu_erf(x):
+    # The erf form, as transformers writes it, on every backend. TensorFlow's
+    # own `gelu` computes it with `erfc`, which has no ONNX operator, so the
+    # model would not export; with `erf` TensorFlow's CPU remapper still
+    # fuses it into the preceding matmul.
+    return 0.5 * x * (1.0 + keras.ops.erf(x * 0.7071067811865476))

@@ -102,3 +102,19 @@ def test_onnx_format_runs_in_onnxruntime(saved_classifier, tmp_path, capfd):
     assert sorted(p.name for p in output.iterdir()) == [
         ".bert_keras_export", "bert_keras.json", "model.onnx", "special_tokens_map.json",
         "tokenizer_config.json", "vocab.txt"]
+
+    capfd.readouterr()  # TensorFlow's own lines from predict above
+    int8 = tmp_path / "int8"
+    assert main(["export", "--model", str(path), "--output", str(int8), "--format", "onnx",
+                 "--quantize", "int8"]) == 0
+    printed, errors = capfd.readouterr()
+    assert f"Exported an int8 {int8 / 'model.onnx'} on token ids" in printed
+    assert errors.strip() == ""
+    (int8_logits,) = onnxruntime.InferenceSession(str(int8 / "model.onnx")).run(["logits"], ids)
+    np.testing.assert_array_equal(int8_logits.argmax(-1), logits.argmax(-1))
+
+
+def test_quantize_asks_for_the_onnx_format(tmp_path, capfd):
+    assert main(["export", "--model", str(tmp_path / "m.keras"), "--output", str(tmp_path / "out"),
+                 "--quantize", "int8"]) != 0
+    assert "--quantize int8 makes an ONNX Runtime model; add --format onnx." in capfd.readouterr().err
