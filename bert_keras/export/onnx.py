@@ -3,7 +3,8 @@
 `export_onnx(model, folder)` writes a folder with:
 
 - `model.onnx`: the model's `serve_token_ids` graph (the one in our
-  SavedModel), converted by tf2onnx. Inputs `token_ids`, `segment_ids` and
+  SavedModel), converted by tf2onnx, each layer normalization as one
+  `LayerNormalization` node. Inputs `token_ids`, `segment_ids` and
   `padding_mask`, `int32` of shape `[batch, seq]` (`[batch, choices, seq]`
   for a `BertMultipleChoice`), with any batch size and any length up to the
   model's positions. Outputs, `float32`, named as the SavedModel's: a
@@ -135,6 +136,7 @@ def _write(model, preprocessor, folder, opset, quantize):
     import tf2onnx
 
     from bert_keras.export.huggingface import write_tokenizer_files
+    from bert_keras.export.onnx_layer_norm import fuse_layer_norms
     from bert_keras.export.signatures import signatures_for
 
     signatures, _ = signatures_for(model, preprocessor, None)
@@ -161,6 +163,7 @@ def _write(model, preprocessor, folder, opset, quantize):
     function = tf.function(model_outputs, input_signature=signature, autograph=False)
     proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=opset)
     _weights_to_initializers(proto, dict(zip(weight_names, variables)))
+    fuse_layer_norms(proto.graph)
     if quantize == "int8":
         proto = _int8(proto, folder)
     with open(folder / MODEL_FILE, "wb") as file:

@@ -96,6 +96,12 @@ def test_classifier_runs_in_onnxruntime_as_keras(classifier, tmp_path):
     assert metadata["inputs"] == ["token_ids", "segment_ids", "padding_mask"]
     assert metadata["outputs"] == ["logits", "probabilities"]
     assert metadata["max_seq_length"] == 24 and metadata["lowercase"] is False
+    import onnx
+
+    operations = [node.op_type for node in onnx.load(str(folder / "model.onnx")).graph.node]
+    # The embeddings' and two per block, each one node.
+    assert operations.count("LayerNormalization") == 5
+    assert not {"GlobalAveragePool", "ReduceMean", "Sqrt", "Reciprocal"} & set(operations)
 
 
 @pytest.mark.tensorflow_only
