@@ -23,9 +23,10 @@
 
 `quantize="int8"` writes ONNX Runtime's dynamic int8 model instead: 8-bit
 weights (one scale per output column) for every dense layer and the token
-and segment embeddings, and activations quantized per call. On CPUs with VNNI (AVX512-VNNI, AVX-VNNI) this is the fastest way
-we know to serve a BERT; on older x86 CPUs, whose int8 instructions can
-saturate, check the accuracy on your dev set before serving it.
+and segment embeddings, and activations quantized per call. On CPUs with
+VNNI (AVX512-VNNI, AVX-VNNI) this is the fastest way we know to serve a
+BERT; on older x86 CPUs, whose int8 instructions can saturate, check the
+accuracy on your dev set before serving it.
 
 Loading it needs only `onnxruntime` (and `numpy`).
 """
