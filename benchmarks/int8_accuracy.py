@@ -65,7 +65,7 @@ def mrpc_data(scratch, size):
     return split("train"), split("dev")
 
 
-def fine_tune(train, dev, args):
+def fine_tune(train, args):
     from bert_keras.models import BertClassifier
 
     keras.utils.set_random_seed(args.seed)
@@ -106,7 +106,7 @@ def evaluate(name, train, dev, args, scratch):
     from bert_keras.export import export_onnx
 
     print(f"\n{name}: {len(dev[1])} dev examples; fine-tuning {PRESET}...", flush=True)
-    classifier = fine_tune(train, dev, args)
+    classifier = fine_tune(train, args)
     texts, labels = dev
     ids = ids_of(classifier.preprocessor, texts)
     logits = {"keras float32": classifier.predict(ids, batch_size=32, verbose=0)}
